@@ -1,0 +1,3 @@
+"""pricewatch: a self-hostable product catalog and price-monitoring platform."""
+
+__version__ = "0.1.0"

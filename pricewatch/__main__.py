@@ -1,0 +1,3 @@
+from pricewatch.cli import main
+
+main()

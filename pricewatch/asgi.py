@@ -1,0 +1,12 @@
+"""ASGI entry point: Django behind a body-size guard."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricewatch.settings")
+django_application = get_asgi_application()
+
+from pricewatch.core.asgi_limits import BodyLimitMiddleware  # noqa: E402  (needs Django set up)
+
+application = BodyLimitMiddleware(django_application)

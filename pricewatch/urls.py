@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from pricewatch.accounts.api import router as accounts_router
+from pricewatch.core import views as core_views
+from pricewatch.core.api import api
+from pricewatch.web import views as web_views
+
+api.add_router("/v1/", accounts_router)
+
+urlpatterns = [
+    path("", web_views.home, name="home"),
+    path("health", core_views.health_view, name="health"),
+    path("ready", core_views.ready_view, name="ready"),
+    path("api/", api.urls),
+    path("_allauth/", include("allauth.headless.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "pricewatch.core.views.bad_request"
+handler403 = "pricewatch.core.views.permission_denied"
+handler404 = "pricewatch.core.views.page_not_found"
+handler500 = "pricewatch.core.views.server_error"
