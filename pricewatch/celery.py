@@ -10,6 +10,8 @@ from typing import Any
 from celery import Celery, signals
 from celery.schedules import schedule
 
+from pricewatch.core import broker  # noqa: F401  (registers the embedded broker transport)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricewatch.settings")
 
 app = Celery("pricewatch")

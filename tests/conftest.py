@@ -4,6 +4,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -54,11 +55,12 @@ def smtp_server() -> Iterator[services.SMTPServer]:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(
-    django_db_setup: None, django_db_blocker: pytest.FixtureRequest
+    django_db_setup: None, django_db_blocker: Any
 ) -> Iterator[services.WorkerProcess]:
     """A real `pricewatch worker` process on the same database and broker as the tests."""
     worker = services.WorkerProcess()
-    worker.start()
+    with django_db_blocker.unblock():
+        worker.start()
     try:
         yield worker
     finally:
@@ -67,8 +69,7 @@ def celery_worker_process(
 
 @pytest.fixture
 def live_worker(
-    celery_worker_process: services.WorkerProcess, transactional_db: None,
-    settings: pytest.FixtureRequest,
+    celery_worker_process: services.WorkerProcess, transactional_db: None
 ) -> Iterator[services.WorkerProcess]:
     """Tasks go through the broker to the worker process instead of running in the test."""
     from pricewatch.celery import app
@@ -84,7 +85,7 @@ def live_worker(
 def pytest_sessionstart(session: pytest.Session) -> None:
     from django.conf import settings
 
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+    if settings.CELERY_BROKER_URL.startswith("pwfilesystem://"):
         # Messages left by an earlier, interrupted run must not reach this run's worker.
         for folder in ("queue", "processed", "control"):
             target = Path(settings.BROKER_DIR) / folder

@@ -19,14 +19,14 @@ def check_database() -> None:
 
 
 def check_broker() -> None:
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+    if settings.CELERY_BROKER_URL.startswith("pwfilesystem://"):
         folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise RuntimeError(f"broker folder {folder} is missing or not writable")
         return
-    from pricewatch.celery import app
+    from kombu import Connection
 
-    with app.connection_for_write() as conn:
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 

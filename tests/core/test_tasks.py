@@ -1,0 +1,77 @@
+"""Tasks run in a real worker process; the retry policy backs off on temporary failures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django_celery_results.models import TaskResult
+
+from pricewatch.core import tasks
+from tests import tasks as test_tasks
+from tests.services import WorkerProcess
+
+pytestmark = pytest.mark.worker
+
+
+def test_a_task_enqueued_here_runs_in_the_separate_worker_process(
+    live_worker: WorkerProcess,
+) -> None:
+    result = tasks.ping.delay()
+    answer = result.get(timeout=30)
+    assert answer["pid"] != os.getpid()
+    # the result went through the configured result backend: the database
+    assert TaskResult.objects.filter(task_id=result.id, status="SUCCESS").exists()
+
+
+def test_temporary_failures_are_retried_until_they_succeed(
+    live_worker: WorkerProcess, tmp_path: Path
+) -> None:
+    marker = tmp_path / "attempts"
+    result = test_tasks.flaky.delay(str(marker), failures=2)
+    assert result.get(timeout=60)["attempts"] == 3
+    assert marker.read_text() == "3"
+
+
+def test_permanent_failures_are_not_retried(live_worker: WorkerProcess, tmp_path: Path) -> None:
+    marker = tmp_path / "attempts"
+    result = test_tasks.broken.delay(str(marker))
+    with pytest.raises(Exception, match="rejected"):
+        result.get(timeout=30)
+    assert marker.read_text() == "1"
+
+
+def test_the_dispatcher_calls_every_registered_dispatcher(settings: Any) -> None:
+    calls: list[str] = []
+    settings.PRICEWATCH_DISPATCHERS = [
+        "tests.core.test_tasks.record_call",
+        "tests.core.test_tasks.explode",
+        "tests.core.test_tasks.record_call",
+    ]
+    _calls.clear()
+    summary = tasks.dispatch()
+    calls = list(_calls)
+    assert calls == ["called", "called"]  # the failing one did not stop the rest
+    assert summary["tests.core.test_tasks.explode"] == "failed"
+
+
+def test_the_scheduler_runs_the_dispatcher_every_few_seconds(settings: Any) -> None:
+    from pricewatch.celery import app
+
+    entry = app.conf.beat_schedule["dispatch-due-work"]
+    assert entry["task"] == "pricewatch.core.tasks.dispatch"
+    assert entry["schedule"].run_every.total_seconds() == settings.DISPATCH_INTERVAL_SECONDS
+
+
+_calls: list[str] = []
+
+
+def record_call() -> int:
+    _calls.append("called")
+    return 1
+
+
+def explode() -> None:
+    raise RuntimeError("boom")
