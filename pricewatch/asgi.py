@@ -9,4 +9,4 @@ django_application = get_asgi_application()
 
 from pricewatch.core.asgi_limits import BodyLimitMiddleware  # noqa: E402  (needs Django set up)
 
-application = BodyLimitMiddleware(django_application)
+application = BodyLimitMiddleware(django_application)  # type: ignore[arg-type]

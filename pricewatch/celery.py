@@ -70,19 +70,24 @@ def _task_finished(task_id: str, task: Any, state: str | None = None, **kwargs: 
 
     duration_ms = (time.perf_counter() - _started.pop(task_id, time.perf_counter())) * 1000
     logger.log(
-        _level(task), "task %s finished %s in %.1fms", task.name, state, duration_ms,
+        _level(task),
+        "task %s finished %s in %.1fms",
+        task.name,
+        state,
+        duration_ms,
         extra={"task_id": task_id, "state": state, "duration_ms": round(duration_ms, 2)},
     )
     context.task_id.set("-")
 
 
 @signals.task_failure.connect
-def _task_failed(
-    task_id: str, exception: BaseException, sender: Any = None, **kwargs: Any
-) -> None:
+def _task_failed(task_id: str, exception: BaseException, sender: Any = None, **kwargs: Any) -> None:
     name = getattr(sender, "name", "?")
     logger.error(
-        "task %s failed: %s: %s", name, type(exception).__name__, exception,
+        "task %s failed: %s: %s",
+        name,
+        type(exception).__name__,
+        exception,
         extra={"task_id": task_id},
     )
 
@@ -91,6 +96,8 @@ def _task_failed(
 def _task_retried(request: Any = None, reason: Any = None, **kwargs: Any) -> None:
     task_id = getattr(request, "id", "-")
     logger.warning(
-        "task %s will be retried: %s", getattr(request, "task", "?"), reason,
+        "task %s will be retried: %s",
+        getattr(request, "task", "?"),
+        reason,
         extra={"task_id": task_id},
     )

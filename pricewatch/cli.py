@@ -1,11 +1,11 @@
 """The `pricewatch` command: our commands and every Django management command, in one place.
 
-    pricewatch run                  web + worker + scheduler, embedded (what `make run` does)
-    pricewatch web --host --port    the web server (ASGI)
-    pricewatch worker               a Celery worker
-    pricewatch scheduler            the periodic scheduler (exactly one at scale)
-    pricewatch createadmin          create or update an admin account
-    pricewatch migrate, shell, ...  any Django management command
+pricewatch run                  web + worker + scheduler, embedded (what `make run` does)
+pricewatch web --host --port    the web server (ASGI)
+pricewatch worker               a Celery worker
+pricewatch scheduler            the periodic scheduler (exactly one at scale)
+pricewatch createadmin          create or update an admin account
+pricewatch migrate, shell, ...  any Django management command
 """
 
 from __future__ import annotations

@@ -166,12 +166,16 @@ ACCOUNT_RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 HEADLESS_ONLY = False
 HEADLESS_CLIENTS = ("app",)
 HEADLESS_SERVE_SPECIFICATION = True
-HEADLESS_TOKEN_STRATEGY = "pricewatch.accounts.tokens.TokenStrategy"
+HEADLESS_TOKEN_STRATEGY = "pricewatch.accounts.tokens.TokenStrategy"  # noqa: S105
 HEADLESS_JWT_ALGORITHM = "RS256"
 HEADLESS_JWT_PRIVATE_KEY = env.str("JWT_PRIVATE_KEY", default="").replace("\\n", "\n")
+if not HEADLESS_JWT_PRIVATE_KEY and env.str("JWT_PRIVATE_KEY_FILE", default=""):
+    HEADLESS_JWT_PRIVATE_KEY = Path(env.str("JWT_PRIVATE_KEY_FILE")).read_text()
 if not HEADLESS_JWT_PRIVATE_KEY:
     if not EMBEDDED:
-        raise ImproperlyConfigured("JWT_PRIVATE_KEY must be set when running at scale.")
+        raise ImproperlyConfigured(
+            "JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE must be set when running at scale."
+        )
     HEADLESS_JWT_PRIVATE_KEY = secrets.read_or_create_rsa_key(VAR_DIR / "jwt_private_key.pem")
 HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN = env.int("JWT_ACCESS_TOKEN_LIFETIME", default=300)
 HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN = env.int("JWT_REFRESH_TOKEN_LIFETIME", default=86400 * 14)

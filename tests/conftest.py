@@ -34,13 +34,18 @@ def _fresh_cache() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _service_markers(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres"):
-        require(services.database_vendor() == "postgresql", "PostgreSQL not configured "
-                "(set DATABASE_URL=postgres://postgres@127.0.0.1:5432/pricewatch)")
+        require(
+            services.database_vendor() == "postgresql",
+            "PostgreSQL not configured "
+            "(set DATABASE_URL=postgres://postgres@127.0.0.1:5432/pricewatch)",
+        )
     if request.node.get_closest_marker("redis"):
         require(services.redis_reachable(), "Redis not configured or unreachable (set REDIS_URL)")
     if request.node.get_closest_marker("browser"):
-        require(services.chromium_path() is not None,
-                "Chromium not installed (apt-get install chromium) or playwright missing")
+        require(
+            services.chromium_path() is not None,
+            "Chromium not installed (apt-get install chromium) or playwright missing",
+        )
 
 
 @pytest.fixture

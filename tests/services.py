@@ -59,7 +59,7 @@ class _Collector:
         self.messages: list[Message] = []
         self.envelopes: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)
         self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
         return "250 Message accepted for delivery"
@@ -122,7 +122,9 @@ class WorkerProcess:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(os.environ.get("PRICEWATCH_VAR_DIR", ROOT / "var" / "test")) / "worker.log"
+        self.log_path = (
+            Path(os.environ.get("PRICEWATCH_VAR_DIR", ROOT / "var" / "test")) / "worker.log"
+        )
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

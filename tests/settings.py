@@ -3,13 +3,21 @@
 import os
 from pathlib import Path
 
-os.environ.setdefault("PRICEWATCH_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
+os.environ.setdefault(
+    "PRICEWATCH_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test")
+)
 os.environ.setdefault("PRICEWATCH_ENV_FILE", "/nonexistent")  # a developer's .env must not leak in
 if os.environ.get("REDIS_URL"):
-    os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-django-checks")
+    # Scale mode wants its secrets given; the tests make throw-away ones.
+    from pricewatch.core import secrets
 
-from pricewatch.settings import *  # noqa: E402,F403
-from pricewatch.settings import DATABASES, VAR_DIR  # noqa: E402
+    _var = Path(os.environ["PRICEWATCH_VAR_DIR"])
+    os.environ.setdefault("SECRET_KEY", secrets.read_or_create_secret_key(_var / "secret_key"))
+    os.environ.setdefault("JWT_PRIVATE_KEY_FILE", str(_var / "jwt_private_key.pem"))
+    secrets.read_or_create_rsa_key(_var / "jwt_private_key.pem")
+
+from pricewatch.settings import *  # noqa: F403
+from pricewatch.settings import DATABASES, VAR_DIR
 
 # Hashing with the production hasher would dominate the suite's run time.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -11,8 +11,9 @@ from pricewatch.core.errors import PermanentFailure, TemporaryFailure
 from pricewatch.core.tasks import ExternalTask
 
 
-@shared_task(name="tests.flaky", base=ExternalTask, bind=True, retry_backoff=0.2,
-             retry_backoff_max=1)
+@shared_task(
+    name="tests.flaky", base=ExternalTask, bind=True, retry_backoff=0.2, retry_backoff_max=1
+)
 def flaky(self: ExternalTask, marker: str, failures: int) -> dict[str, int]:
     """Fails temporarily `failures` times (counted in a file), then succeeds."""
     path = Path(marker)

@@ -19,8 +19,14 @@ COMMANDS = ["run", "web", "worker", "scheduler", "createadmin", "migrate"]
 
 
 def _pricewatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pricewatch", *args], capture_output=True,
-                          text=True, timeout=60, env=env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pricewatch", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -43,13 +49,25 @@ def test_createadmin_creates_then_updates_a_verified_admin() -> None:
 
     from pricewatch.accounts.models import User
 
-    call_command("createadmin", "--email", "Boss@Example.com", "--password", "a long admin pass",
-                 "--no-input")
+    call_command(
+        "createadmin",
+        "--email",
+        "Boss@Example.com",
+        "--password",
+        "a long admin pass",
+        "--no-input",
+    )
     admin = User.objects.get(email="boss@example.com")
     assert admin.is_staff and admin.is_superuser
     assert EmailAddress.objects.get(user=admin).verified
-    call_command("createadmin", "--email", "boss@example.com", "--password", "another admin pass",
-                 "--no-input")
+    call_command(
+        "createadmin",
+        "--email",
+        "boss@example.com",
+        "--password",
+        "another admin pass",
+        "--no-input",
+    )
     admin.refresh_from_db()
     assert admin.check_password("another admin pass")
     assert User.objects.count() == 1
@@ -57,19 +75,33 @@ def test_createadmin_creates_then_updates_a_verified_admin() -> None:
 
 def test_run_starts_web_worker_and_scheduler_and_ctrl_c_stops_them(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL",
-                                                            "DJANGO_SETTINGS_MODULE"}}
-    env.update(PRICEWATCH_VAR_DIR=str(tmp_path / "var"), PRICEWATCH_ADMIN_EMAIL="admin@example.com",
-               PRICEWATCH_ADMIN_PASSWORD="admin pass phrase", DISPATCH_INTERVAL_SECONDS="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        PRICEWATCH_VAR_DIR=str(tmp_path / "var"),
+        PRICEWATCH_ADMIN_EMAIL="admin@example.com",
+        PRICEWATCH_ADMIN_PASSWORD="admin pass phrase",
+        DISPATCH_INTERVAL_SECONDS="1",
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "pricewatch", "run", "--port", str(port)], env=env, cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [sys.executable, "-m", "pricewatch", "run", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         ready = _wait_for(f"http://127.0.0.1:{port}/ready", timeout=60)
         assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "cache": "ok"}
-        login = httpx.post(f"http://127.0.0.1:{port}/_allauth/app/v1/auth/login",
-                           json={"email": "admin@example.com", "password": "admin pass phrase"})
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/_allauth/app/v1/auth/login",
+            json={"email": "admin@example.com", "password": "admin pass phrase"},
+        )
         assert login.status_code == 200  # the admin from the environment exists and is verified
         assert (tmp_path / "var" / "secret_key").exists()
         assert (tmp_path / "var" / "jwt_private_key.pem").exists()

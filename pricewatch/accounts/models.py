@@ -15,7 +15,9 @@ def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"'{value}' is not an IANA time zone such as 'Europe/Berlin'.") from exc
+        raise ValidationError(
+            f"'{value}' is not an IANA time zone such as 'Europe/Berlin'."
+        ) from exc
 
 
 class UserManager(BaseUserManager["User"]):
@@ -49,7 +51,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     time_zone = models.CharField(
-        max_length=64, default="UTC", validators=[validate_time_zone],
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
         help_text="IANA time zone used for schedules and dates, e.g. Europe/Berlin.",
     )
     is_staff = models.BooleanField(

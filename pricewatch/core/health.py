@@ -20,7 +20,7 @@ def check_database() -> None:
 
 def check_broker() -> None:
     if settings.CELERY_BROKER_URL.startswith("pwfilesystem://"):
-        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise RuntimeError(f"broker folder {folder} is missing or not writable")
         return

@@ -41,7 +41,8 @@ class ContextFilter(logging.Filter):
         if not hasattr(record, "task_id"):
             record.task_id = context.task_id.get()
         # One short field for text lines: whichever of request id and task id applies.
-        record.ctx = record.request_id if record.request_id != "-" else record.task_id
+        request_id = getattr(record, "request_id", "-")
+        record.ctx = request_id if request_id != "-" else getattr(record, "task_id", "-")
         return True
 
 

@@ -28,7 +28,9 @@ class FileMailBackend(BaseEmailBackend):
             path = folder / f"{stamp}-{slug}.eml"
             path.write_bytes(message.message().as_bytes(linesep="\n"))
             # The body holds one-time links: log where the mail is, not what it says.
-            logger.info("mail to %s (%s) written to %s", ", ".join(message.to), message.subject, path)
+            logger.info(
+                "mail to %s (%s) written to %s", ", ".join(message.to), message.subject, path
+            )
             sent += 1
         return sent
 

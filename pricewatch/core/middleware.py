@@ -76,7 +76,9 @@ class RequestLogMiddleware:
 def _user_id(request: HttpRequest) -> str:
     user = getattr(request, "user", None)
     # Only read a user that is already loaded: logging must not cost a session query.
-    if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
+    if user is None or (
+        isinstance(user, SimpleLazyObject) and getattr(user, "_wrapped", empty) is empty
+    ):
         return "-"
     try:
         return str(user.pk) if user.is_authenticated else "-"
@@ -168,15 +170,20 @@ def _describe_allauth(path: str, body: dict[str, Any], status: int) -> dict[str,
             if isinstance(problem, dict) and problem.get("param")
         }
         first = problems[0] if isinstance(problems[0], dict) else {}
-        extra["detail"] = " ".join(
-            str(problem.get("message", "")) for problem in problems if isinstance(problem, dict)
-        ).strip() or HTTPStatus(status).phrase
+        extra["detail"] = (
+            " ".join(
+                str(problem.get("message", "")) for problem in problems if isinstance(problem, dict)
+            ).strip()
+            or HTTPStatus(status).phrase
+        )
         extra["code"] = str(first.get("code") or errors.code_for_status(status))
         if fields:
             extra["fields"] = fields
         return extra
     flows = (body.get("data") or {}).get("flows") or []
-    pending = [flow.get("id") for flow in flows if isinstance(flow, dict) and flow.get("is_pending")]
+    pending = [
+        flow.get("id") for flow in flows if isinstance(flow, dict) and flow.get("is_pending")
+    ]
     if "verify_email" in pending:
         extra["detail"] = (
             "The e-mail address is not verified yet: open the link in the verification mail, "

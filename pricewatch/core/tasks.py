@@ -16,7 +16,7 @@ from pricewatch.core.errors import TemporaryFailure
 logger = logging.getLogger(__name__)
 
 
-class ExternalTask(Task):  # type: ignore[type-arg]
+class ExternalTask(Task):
     """Base class for tasks that talk to the outside world (shops, SMTP, offer services).
 
     A TemporaryFailure is retried with exponential backoff and full jitter (so a thousand tasks
@@ -30,7 +30,7 @@ class ExternalTask(Task):  # type: ignore[type-arg]
     max_retries = 6
 
 
-@shared_task(name="pricewatch.core.tasks.dispatch", ignore_result=True, log_quietly=True)
+@shared_task(name="pricewatch.core.tasks.dispatch", ignore_result=True)
 def dispatch() -> dict[str, Any]:
     """Run every registered dispatcher once; each claims its own due rows from the database.
 
@@ -45,6 +45,10 @@ def dispatch() -> dict[str, Any]:
             logger.exception("dispatcher %s failed", path)
             summary[path] = "failed"
     return summary
+
+
+# Ticks every few seconds: its start/finish lines go to DEBUG (see pricewatch.celery).
+dispatch.log_quietly = True  # type: ignore[attr-defined]
 
 
 @shared_task(name="pricewatch.core.tasks.ping")

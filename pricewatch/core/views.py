@@ -30,8 +30,13 @@ def ready_view(request: HttpRequest) -> JsonResponse:
     if failing:
         detail = "Not ready: " + "; ".join(f"{name} ({checks[name]})" for name in failing)
         return JsonResponse(
-            {"status": "unavailable", "detail": detail, "code": "unavailable",
-             "failing": failing, "checks": checks},
+            {
+                "status": "unavailable",
+                "detail": detail,
+                "code": "unavailable",
+                "failing": failing,
+                "checks": checks,
+            },
             status=503,
         )
     return JsonResponse({"status": "ready", "checks": checks})
@@ -41,7 +46,9 @@ def _error(request: HttpRequest, status: int, detail: str, title: str) -> HttpRe
     if is_api_path(request.path):
         return JsonResponse(errors.error_body(detail, status=status), status=status)
     return render(
-        request, "core/error.html", {"status": status, "title": title, "detail": detail},
+        request,
+        "core/error.html",
+        {"status": status, "title": title, "detail": detail},
         status=status,
     )
 
@@ -63,7 +70,8 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 def server_error(request: HttpRequest) -> HttpResponse:
     request_id = getattr(request, "request_id", "-")
     return _error(
-        request, 500,
+        request,
+        500,
         f"Something went wrong on our side. Quote request id {request_id} when reporting it.",
         "Server error",
     )

@@ -17,8 +17,15 @@ class Api:
     def __init__(self, client: Client) -> None:
         self.client = client
 
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
-             raw: bytes | str | None = None, **headers: str) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        raw: bytes | str | None = None,
+        **headers: str,
+    ) -> Any:
         extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
         if token:
             extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"

@@ -32,12 +32,17 @@ def test_extra_and_wrongly_typed_fields_are_named(api: Api, user: object) -> Non
     body = _assert_error(
         api.call("PATCH", "/api/v1/me", {"nickname": "x", "first_name": 5}, token=token), 422
     )
-    assert body["fields"] == {"nickname": "Unknown field.", "first_name": "Input should be a valid string"}
+    assert body["fields"] == {
+        "nickname": "Unknown field.",
+        "first_name": "Input should be a valid string",
+    }
 
 
 def test_invalid_time_zone_is_named(api: Api, user: object) -> None:
     token = api.login(user.email)["access_token"]  # type: ignore[attr-defined]
-    body = _assert_error(api.call("PATCH", "/api/v1/me", {"time_zone": "Mars/Base"}, token=token), 422)
+    body = _assert_error(
+        api.call("PATCH", "/api/v1/me", {"time_zone": "Mars/Base"}, token=token), 422
+    )
     assert "time_zone" in body["fields"]  # type: ignore[operator]
 
 
@@ -74,7 +79,7 @@ def test_expired_access_token(api: Api, user: object) -> None:
 
 def test_tampered_access_token(api: Api, user: object) -> None:
     token = api.login(user.email)["access_token"]  # type: ignore[attr-defined]
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     claims = jwt.decode(token, options={"verify_signature": False})
     claims["is_staff"] = True
     forged_payload = jwt.encode(claims, "not-the-key-" * 4, algorithm="HS256").split(".")[1]
@@ -108,15 +113,16 @@ def test_unknown_endpoint_and_method(api: Api) -> None:
 
 
 def test_wrong_credentials(api: Api, user: object) -> None:
-    body = _assert_error(api.call("POST", f"{AUTH}/auth/login",
-                                  {"email": user.email, "password": "wrong password"}), 400)  # type: ignore[attr-defined]
+    body = _assert_error(
+        api.call("POST", f"{AUTH}/auth/login", {"email": user.email, "password": "wrong password"}),
+        400,
+    )  # type: ignore[attr-defined]
     assert body["fields"]  # names the field that is wrong
 
 
 def test_login_rate_limit_answers_429(api: Api, user: object) -> None:
     responses = [
-        api.call("POST", f"{AUTH}/auth/login",
-                 {"email": user.email, "password": "wrong password"})  # type: ignore[attr-defined]
+        api.call("POST", f"{AUTH}/auth/login", {"email": user.email, "password": "wrong password"})  # type: ignore[attr-defined]
         for _ in range(12)
     ]
     statuses = [response.status_code for response in responses]

@@ -66,6 +66,9 @@ def _test_templates(settings: object, tmp_path: Path) -> None:
         '{% extends "email/base.txt" %}{% block content %}Hello {{ name }}{% endblock %}'
     )
     (folder / "test.html").write_text(
-        '{% extends "email/base.html" %}{% block content %}Hello <strong>{{ name }}</strong>{% endblock %}'
+        '{% extends "email/base.html" %}'
+        "{% block content %}Hello <strong>{{ name }}</strong>{% endblock %}"
     )
-    settings.TEMPLATES[0]["DIRS"] = [tmp_path / "templates", *settings.TEMPLATES[0]["DIRS"]]  # type: ignore[attr-defined]
+    engine = {**settings.TEMPLATES[0]}  # type: ignore[attr-defined]
+    engine["DIRS"] = [tmp_path / "templates", *engine["DIRS"]]
+    settings.TEMPLATES = [engine]  # type: ignore[attr-defined]

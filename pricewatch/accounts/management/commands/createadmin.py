@@ -19,13 +19,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--email", default=os.environ.get("PRICEWATCH_ADMIN_EMAIL"))
         parser.add_argument(
-            "--password", default=os.environ.get("PRICEWATCH_ADMIN_PASSWORD"),
+            "--password",
+            default=os.environ.get("PRICEWATCH_ADMIN_PASSWORD"),
             help="Prefer the prompt or the environment: arguments end up in shell history.",
         )
         parser.add_argument("--no-input", action="store_true", help="Never prompt.")
 
-    def handle(self, *args: Any, email: str | None, password: str | None, no_input: bool,
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, email: str | None, password: str | None, no_input: bool, **options: Any
+    ) -> None:
         if not email:
             if no_input:
                 raise CommandError("--email is required with --no-input.")

@@ -21,9 +21,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
+        parser.add_argument(
+            "--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1)."
+        )
         parser.add_argument("--port", type=int, default=8000, help="Port (default 8000).")
-        parser.add_argument("--concurrency", type=int, default=2, help="Worker processes (default 2).")
+        parser.add_argument(
+            "--concurrency", type=int, default=2, help="Worker processes (default 2)."
+        )
 
     def handle(self, *args: Any, host: str, port: int, concurrency: int, **options: Any) -> None:
         self.stdout.write("Applying database migrations…")
@@ -36,12 +40,14 @@ class Command(BaseCommand):
         }
         children = {name: subprocess.Popen(argv) for name, argv in commands.items()}
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
-        self.stdout.write(self.style.SUCCESS(
-            f"\npricewatch is running at http://{shown_host}:{port}/   (Ctrl-C stops it)\n"
-            f"  data: {settings.VAR_DIR}   mail: {settings.MAIL_DIR}"
-            + (f"   admin: {admin.email}" if admin else "")
-            + "\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\npricewatch is running at http://{shown_host}:{port}/   (Ctrl-C stops it)\n"
+                f"  data: {settings.VAR_DIR}   mail: {settings.MAIL_DIR}"
+                + (f"   admin: {admin.email}" if admin else "")
+                + "\n"
+            )
+        )
 
         stopping = False
 

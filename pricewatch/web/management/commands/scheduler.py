@@ -15,8 +15,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         argv = celery_argv(
-            "beat", "--loglevel", settings.LOG_LEVEL,
-            "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            "beat",
+            "--loglevel",
+            settings.LOG_LEVEL,
+            "--schedule",
+            settings.CELERY_BEAT_SCHEDULE_FILENAME,
         )
         sys.stdout.flush()
         os.execv(sys.executable, argv)

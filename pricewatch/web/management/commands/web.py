@@ -13,15 +13,18 @@ class Command(BaseCommand):
     help = "Serve the web application and API (ASGI, uvicorn)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
+        parser.add_argument(
+            "--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1)."
+        )
         parser.add_argument("--port", type=int, default=8000, help="Port (default 8000).")
         parser.add_argument("--workers", type=int, default=1, help="Web processes (default 1).")
         parser.add_argument(
             "--migrate", action="store_true", help="Apply database migrations before serving."
         )
 
-    def handle(self, *args: Any, host: str, port: int, workers: int, migrate: bool,
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, host: str, port: int, workers: int, migrate: bool, **options: Any
+    ) -> None:
         import uvicorn
 
         if migrate:

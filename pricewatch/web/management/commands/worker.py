@@ -16,15 +16,31 @@ class Command(BaseCommand):
     help = "Run a Celery worker (with --beat, also the scheduler: the embedded mode)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--concurrency", "-c", type=int, default=None,
-                            help="Worker processes (default: number of CPUs).")
-        parser.add_argument("--beat", "-B", action="store_true",
-                            help="Embed the scheduler in this worker (one per installation).")
+        parser.add_argument(
+            "--concurrency",
+            "-c",
+            type=int,
+            default=None,
+            help="Worker processes (default: number of CPUs).",
+        )
+        parser.add_argument(
+            "--beat",
+            "-B",
+            action="store_true",
+            help="Embed the scheduler in this worker (one per installation).",
+        )
         parser.add_argument("--queues", "-Q", default=None, help="Comma-separated queue names.")
         parser.add_argument("--pool", default=None, help="prefork (default), threads or solo.")
 
-    def handle(self, *args: Any, concurrency: int | None, beat: bool, queues: str | None,
-               pool: str | None, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        concurrency: int | None,
+        beat: bool,
+        queues: str | None,
+        pool: str | None,
+        **options: Any,
+    ) -> None:
         argv = celery_argv("worker", "--loglevel", settings.LOG_LEVEL)
         if concurrency:
             argv += ["--concurrency", str(concurrency)]
