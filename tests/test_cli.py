@@ -75,11 +75,16 @@ def test_createadmin_creates_then_updates_a_verified_admin() -> None:
 
 def test_run_starts_web_worker_and_scheduler_and_ctrl_c_stops_them(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    # The embedded mode, whatever mode this suite runs in: no scale variables, no given secrets.
+    scale_only = {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DJANGO_SETTINGS_MODULE",
+        "SECRET_KEY",
+        "JWT_PRIVATE_KEY",
+        "JWT_PRIVATE_KEY_FILE",
     }
+    env = {k: v for k, v in os.environ.items() if k not in scale_only}
     env.update(
         PRICEWATCH_VAR_DIR=str(tmp_path / "var"),
         PRICEWATCH_ADMIN_EMAIL="admin@example.com",
