@@ -21,6 +21,7 @@ def flaky(self: ExternalTask, marker: str, failures: int) -> dict[str, int]:
     path.write_text(str(attempts))
     if attempts <= failures:
         raise TemporaryFailure(f"attempt {attempts} failed")
+    Path(f"{marker}.done").write_text(str(attempts))
     return {"attempts": attempts, "pid": os.getpid()}
 
 
