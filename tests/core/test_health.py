@@ -29,7 +29,6 @@ def test_ready_names_the_part_that_is_down(
         settings.CELERY_BROKER_TRANSPORT_OPTIONS = {  # type: ignore[attr-defined]
             "data_folder_in": str(tmp_path / "missing")
         }
-        from pricewatch.celery import app  # noqa: F401  (config is read per check)
     response = client.get("/ready")
     assert response.status_code == 503
     body = response.json()

@@ -53,7 +53,6 @@ def test_permanent_failures_are_not_retried(live_worker: WorkerProcess, tmp_path
 
 
 def test_the_dispatcher_calls_every_registered_dispatcher(settings: Any) -> None:
-    calls: list[str] = []
     settings.PRICEWATCH_DISPATCHERS = [
         "tests.core.test_tasks.record_call",
         "tests.core.test_tasks.explode",
@@ -61,8 +60,7 @@ def test_the_dispatcher_calls_every_registered_dispatcher(settings: Any) -> None
     ]
     _calls.clear()
     summary = tasks.dispatch()
-    calls = list(_calls)
-    assert calls == ["called", "called"]  # the failing one did not stop the rest
+    assert _calls == ["called", "called"]  # the failing one did not stop the rest
     assert summary["tests.core.test_tasks.explode"] == "failed"
 
 
