@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "allauth.headless",
     "pricewatch.core",
     "pricewatch.accounts",
+    "pricewatch.pricing",
+    "pricewatch.catalog",
     "pricewatch.tracking",
     "pricewatch.web",
 ]
@@ -267,6 +269,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 # Dotted paths of functions the periodic dispatcher calls on every tick; apps add theirs here.
 PRICEWATCH_DISPATCHERS: list[str] = []
+# Called after commit with the ids of new pricing.PriceChange rows (alerts, the live feed).
+PRICEWATCH_PRICE_CHANGE_CONSUMERS: list[str] = []
 
 # --- Admin bootstrap ------------------------------------------------------------------------
 PRICEWATCH_ADMIN_EMAIL = env.str("PRICEWATCH_ADMIN_EMAIL", default="")

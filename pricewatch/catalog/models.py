@@ -1,0 +1,125 @@
+"""The catalog: products (with their own price as a `pricing.Offer`) and feed imports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=100, unique=True, help_text="The feed's g:id.")
+    gtin = models.CharField(max_length=200, blank=True, help_text="Digits; several comma-joined.")
+    mpn = models.CharField(max_length=70, blank=True)
+    title = models.CharField(max_length=150)
+    description = models.TextField(blank=True)
+    brand = models.CharField(max_length=70, blank=True)
+    category = models.CharField(
+        max_length=750, blank=True, help_text="Product type, else the Google product category."
+    )
+    google_product_category = models.CharField(max_length=750, blank=True)
+    gender = models.CharField(max_length=10, blank=True)
+    condition = models.CharField(max_length=12, blank=True)
+    age_group = models.CharField(max_length=10, blank=True)
+    color = models.CharField(max_length=100, blank=True)
+    size = models.CharField(max_length=100, blank=True)
+    link = models.URLField(max_length=2048, blank=True)
+    image_link = models.URLField(max_length=2048, blank=True)
+    availability = models.CharField(max_length=16, blank=True)
+    quantity = models.IntegerField(null=True, blank=True)
+    # The feed's (or the editor's) list and sale price. The price a buyer pays now, its history
+    # and first / lowest / highest live on `offer`, written through pricing.services only.
+    price = models.DecimalField(max_digits=18, decimal_places=4)
+    sale_price = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    extra = models.JSONField(default=dict, blank=True, help_text="Every other feed attribute.")
+    active = models.BooleanField(default=True)
+    offer = models.OneToOneField("pricing.Offer", on_delete=models.PROTECT, related_name="product")
+    # Digest of everything the feed said, so re-importing an unchanged item is one comparison.
+    content_hash = models.CharField(max_length=32, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["brand"], name="product_brand"),
+            models.Index(fields=["category"], name="product_category"),
+            models.Index(fields=["title"], name="product_title"),
+            models.Index(fields=["gtin"], name="product_gtin"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(sale_price__isnull=True) | Q(sale_price__gte=0),
+                name="product_sale_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.title}"
+
+
+class ImportJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    filename = models.CharField(max_length=255, blank=True, help_text="As uploaded.")
+    path = models.CharField(max_length=1024, help_text="Where the upload is stored.")
+    size = models.BigIntegerField(default=0)
+    dry_run = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="Items in the file.")
+    processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+
+    error = models.TextField(blank=True)
+    error_line = models.PositiveIntegerField(null=True, blank=True)
+    error_column = models.PositiveIntegerField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"], name="importjob_status")]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+
+class ImportItem(models.Model):
+    """One line of an import's report."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        UNCHANGED = "unchanged", "Unchanged"
+        REJECTED = "rejected", "Rejected"
+        DUPLICATE = "duplicate", "Superseded by a later item with the same sku"
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="items")
+    line = models.PositiveIntegerField()
+    sku = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "outcome", "line"], name="importitem_job")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.line} {self.outcome}"

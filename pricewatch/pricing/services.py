@@ -1,0 +1,442 @@
+"""The one door for prices.
+
+Scraping, the offers service, dynamic pricing, feed imports and manual edits all record prices
+through `record_price` / `record_prices` (and create priced offers through `create_offers`).
+Each call, in one transaction, writes the PricePoints, moves the offer's current / first / lowest /
+highest price, folds the points into the daily roll-up, and leaves a PriceChange row for every
+observation that changed price, currency or availability. After commit the change ids are handed
+to the functions listed in PRICEWATCH_PRICE_CHANGE_CONSUMERS (alerts, the live feed), which
+enqueue their own work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Field
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from pricewatch.core.errors import DomainError
+from pricewatch.pricing.models import Availability, Offer, PriceChange, PriceDay, PricePoint
+
+logger = logging.getLogger(__name__)
+
+# SQLite allows 32k bound variables per statement; PostgreSQL 65k. Chunk id lists below both.
+CHUNK = 2000
+MAX_PRICE = Decimal("99999999999999")
+
+
+@dataclass(slots=True)
+class Observation:
+    """One sighting of an offer's price. `price=None` means the page showed no price (often
+    together with out-of-stock): the offer keeps its last price, availability still counts."""
+
+    price: Decimal | None
+    currency: str
+    method: str
+    availability: str = Availability.UNKNOWN
+    regular_price: Decimal | None = None
+    observed_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class NewOffer:
+    """An offer to create, optionally with its first observation."""
+
+    kind: str
+    title: str = ""
+    url: str | None = None
+    image_url: str = ""
+    shop: str = ""
+    observation: Observation | None = None
+    offer: Offer | None = field(default=None, repr=False)  # filled in by create_offers
+
+
+@dataclass(slots=True)
+class Recorded:
+    points: int = 0
+    change_ids: list[int] = field(default_factory=list)
+
+
+def validate_observation(observation: Observation) -> None:
+    """Refuse what must never reach the history: negative or absurd prices, bad currency codes."""
+    for name in ("price", "regular_price"):
+        value = getattr(observation, name)
+        if value is None:
+            continue
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise DomainError(f"{name} must be a finite decimal number.", code="invalid_price")
+        if value < 0:
+            raise DomainError(f"{name} must not be negative.", code="invalid_price")
+        if value > MAX_PRICE:
+            raise DomainError(f"{name} is too large.", code="invalid_price")
+    currency = observation.currency
+    if currency and (len(currency) != 3 or not currency.isalpha() or not currency.isupper()):
+        raise DomainError(
+            f"currency must be an ISO 4217 code such as 'EUR', not '{currency}'.",
+            code="invalid_currency",
+        )
+    if observation.price is not None and not currency:
+        raise DomainError("A price needs a currency.", code="invalid_currency")
+    if observation.availability not in Availability.values:
+        raise DomainError(
+            f"availability must be one of {', '.join(Availability.values)}.",
+            code="invalid_availability",
+        )
+
+
+def record_price(
+    offer: Offer,
+    *,
+    price: Decimal | None,
+    currency: str,
+    method: str,
+    availability: str = Availability.UNKNOWN,
+    regular_price: Decimal | None = None,
+    observed_at: datetime | None = None,
+) -> PriceChange | None:
+    """Record one observation of `offer`; returns the change it caused, if any.
+
+    `offer` is refreshed from the database afterwards, so callers see the new state.
+    """
+    observation = Observation(
+        price=price,
+        currency=currency,
+        method=method,
+        availability=availability,
+        regular_price=regular_price,
+        observed_at=observed_at,
+    )
+    recorded = record_prices([(offer.pk, observation)])
+    offer.refresh_from_db()
+    if recorded.change_ids:
+        return PriceChange.objects.get(pk=recorded.change_ids[0])
+    return None
+
+
+def record_prices(observations: Sequence[tuple[int, Observation]]) -> Recorded:
+    """Record many observations (offer id, observation) in one transaction."""
+    now = timezone.now()
+    for _, observation in observations:
+        validate_observation(observation)
+        if observation.observed_at is None:
+            observation.observed_at = now
+    by_offer: dict[int, list[Observation]] = defaultdict(list)
+    for offer_id, observation in observations:
+        by_offer[offer_id].append(observation)
+    for sightings in by_offer.values():
+        sightings.sort(key=_observed_at)
+
+    recorded = Recorded()
+    with transaction.atomic():
+        offers = _lock_offers(list(by_offer))
+        missing = set(by_offer) - set(offers)
+        if missing:
+            raise DomainError(f"No offer with id {min(missing)}.", code="not_found", status=404)
+        points: list[PricePoint] = []
+        pending_changes: list[tuple[PricePoint, PriceChange]] = []
+        for offer_id, sightings in by_offer.items():
+            offer = offers[offer_id]
+            for observation in sightings:
+                point, change = _apply(offer, observation)
+                points.append(point)
+                if change is not None:
+                    pending_changes.append((point, change))
+        PricePoint.objects.bulk_create(points, batch_size=CHUNK)
+        for point, change in pending_changes:
+            change.point_id = point.pk
+        changes = PriceChange.objects.bulk_create(
+            [change for _, change in pending_changes], batch_size=CHUNK
+        )
+        _save_offer_states(list(offers.values()))
+        _fold_into_days(points)
+        recorded.points = len(points)
+        recorded.change_ids = [change.pk for change in changes]
+        _announce_after_commit(recorded.change_ids)
+    return recorded
+
+
+def create_offers(new_offers: Sequence[NewOffer]) -> list[Offer]:
+    """Create offers, each with its first observation if given, in one transaction."""
+    now = timezone.now()
+    rows: list[Offer] = []
+    for spec in new_offers:
+        offer = Offer(
+            kind=spec.kind, title=spec.title, url=spec.url, image_url=spec.image_url, shop=spec.shop
+        )
+        if spec.observation is not None:
+            validate_observation(spec.observation)
+            if spec.observation.observed_at is None:
+                spec.observation.observed_at = now
+            _apply(offer, spec.observation)  # sets the state; the point is written below
+        rows.append(offer)
+    with transaction.atomic():
+        Offer.objects.bulk_create(rows, batch_size=CHUNK)
+        points = []
+        for spec, offer in zip(new_offers, rows, strict=True):
+            spec.offer = offer
+            if spec.observation is not None:
+                points.append(_point(offer, spec.observation))
+        PricePoint.objects.bulk_create(points, batch_size=CHUNK)
+        _fold_into_days(points)
+    return rows
+
+
+def create_offer(
+    *,
+    kind: str,
+    title: str = "",
+    url: str | None = None,
+    image_url: str = "",
+    shop: str = "",
+    observation: Observation | None = None,
+) -> Offer:
+    spec = NewOffer(
+        kind=kind, title=title, url=url, image_url=image_url, shop=shop, observation=observation
+    )
+    return create_offers([spec])[0]
+
+
+def describe_offer(*, offer: Offer, title: str, image_url: str, shop: str | None = None) -> None:
+    """Update what an offer looks like (not its price): title, image, shop."""
+    fields = []
+    if title and title != offer.title:
+        offer.title = title[:500]
+        fields.append("title")
+    if image_url and image_url != offer.image_url and len(image_url) <= 2048:
+        offer.image_url = image_url
+        fields.append("image_url")
+    if shop is not None and shop != offer.shop:
+        offer.shop = shop[:255]
+        fields.append("shop")
+    if fields:
+        offer.save(update_fields=[*fields, "updated_at"])
+
+
+# --- internals ---------------------------------------------------------------------------------
+
+
+def _observed_at(observation: Observation) -> datetime:
+    assert observation.observed_at is not None
+    return observation.observed_at
+
+
+def _lock_offers(ids: list[int]) -> dict[int, Offer]:
+    offers: dict[int, Offer] = {}
+    query = Offer.objects.all()
+    if connection.features.has_select_for_update:
+        # SQLite serialises writers with IMMEDIATE transactions; PostgreSQL needs row locks so
+        # two workers recording the same offer do not lose each other's lowest / highest.
+        query = query.select_for_update()
+    for start in range(0, len(ids), CHUNK):
+        for offer in query.filter(pk__in=ids[start : start + CHUNK]).order_by("pk"):
+            offers[offer.pk] = offer
+    return offers
+
+
+def _point(offer: Offer, observation: Observation) -> PricePoint:
+    return PricePoint(
+        offer=offer,
+        observed_at=_observed_at(observation),
+        price=observation.price,
+        regular_price=observation.regular_price,
+        currency=observation.currency,
+        availability=observation.availability,
+        method=observation.method[:32],
+    )
+
+
+def _apply(offer: Offer, observation: Observation) -> tuple[PricePoint, PriceChange | None]:
+    """Move `offer`'s state by one observation (in memory); return its point and change."""
+    at = _observed_at(observation)
+    price = observation.price
+    first_sighting = offer.observation_count == 0
+    old_price, old_currency, old_availability = offer.price, offer.currency, offer.availability
+    currency_changed = bool(
+        price is not None and offer.currency and observation.currency != offer.currency
+    )
+    if price is not None:
+        if currency_changed or offer.first_price is None:
+            # A shop that switches currency starts a new series: comparing 10 EUR with
+            # 1000 JPY would fire every alert there is.
+            offer.first_price, offer.first_observed_at = price, at
+            offer.lowest_price, offer.lowest_observed_at = price, at
+            offer.highest_price, offer.highest_observed_at = price, at
+        else:
+            assert offer.lowest_price is not None and offer.highest_price is not None
+            if price < offer.lowest_price:
+                offer.lowest_price, offer.lowest_observed_at = price, at
+            if price > offer.highest_price:
+                offer.highest_price, offer.highest_observed_at = price, at
+        offer.price = price
+        offer.regular_price = observation.regular_price
+        offer.currency = observation.currency
+    offer.availability = observation.availability
+    offer.observation_count += 1
+    if offer.last_observed_at is None or at >= offer.last_observed_at:
+        offer.last_observed_at = at
+
+    changed = (
+        offer.price != old_price
+        or offer.currency != old_currency
+        or offer.availability != old_availability
+    )
+    point = _point(offer, observation)
+    if not changed:
+        return point, None
+    offer.last_changed_at = at
+    if first_sighting:
+        return point, None  # nothing changed from anything a user has seen
+    change = PriceChange(
+        offer=offer,
+        observed_at=at,
+        old_price=old_price,
+        new_price=offer.price,
+        old_currency=old_currency,
+        new_currency=offer.currency,
+        old_availability=old_availability,
+        new_availability=offer.availability,
+        first_price=offer.first_price,
+    )
+    return point, change
+
+
+_STATE_FIELDS = (
+    "title",
+    "currency",
+    "price",
+    "regular_price",
+    "availability",
+    "first_price",
+    "first_observed_at",
+    "lowest_price",
+    "lowest_observed_at",
+    "highest_price",
+    "highest_observed_at",
+    "last_observed_at",
+    "last_changed_at",
+    "observation_count",
+    "updated_at",
+)
+
+
+def _concrete(field: object) -> Field[Any, Any]:
+    assert isinstance(field, Field)
+    return field
+
+
+def _save_offer_states(offers: list[Offer]) -> None:
+    """One UPDATE per offer, sent with executemany: bulk_update's CASE chains grow quadratic."""
+    if not offers:
+        return
+    now = timezone.now()
+    ops = connection.ops
+    meta = Offer._meta
+    columns = [_concrete(meta.get_field(name)) for name in _STATE_FIELDS]
+    assignments = ", ".join(f"{ops.quote_name(column.column)} = %s" for column in columns)
+    # Identifiers come from the model; every value is a bound parameter.
+    sql = f"UPDATE {ops.quote_name(meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
+    rows = []
+    for offer in offers:
+        offer.updated_at = now
+        values = [
+            column.get_db_prep_save(getattr(offer, column.attname), connection)
+            for column in columns
+        ]
+        rows.append([*values, offer.pk])
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _fold_into_days(points: Iterable[PricePoint]) -> None:
+    """Merge points into PriceDay rows: low / high widen, the latest point is the close."""
+    days: dict[tuple[int, date], dict[str, Any]] = {}
+    for point in points:
+        if point.price is None:
+            continue
+        key = (point.offer_id, point.observed_at.astimezone(UTC).date())
+        day = days.get(key)
+        if day is None:
+            days[key] = {
+                "low": point.price,
+                "high": point.price,
+                "close": point.price,
+                "close_at": point.observed_at,
+                "currency": point.currency,
+                "availability": point.availability,
+                "points": 1,
+            }
+            continue
+        day["low"] = min(day["low"], point.price)
+        day["high"] = max(day["high"], point.price)
+        day["points"] += 1
+        if point.observed_at >= day["close_at"]:
+            day.update(
+                close=point.price,
+                close_at=point.observed_at,
+                currency=point.currency,
+                availability=point.availability,
+            )
+    if not days:
+        return
+    ops = connection.ops
+    table = ops.quote_name(PriceDay._meta.db_table)
+    smaller, larger = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+    later = f"excluded.close_at >= {table}.close_at"
+    # Identifiers come from the model; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {table} (offer_id, day, low, high, close, close_at, currency, availability, "  # noqa: S608
+        "points) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (offer_id, day) DO UPDATE SET "
+        f"low = {smaller}({table}.low, excluded.low), "
+        f"high = {larger}({table}.high, excluded.high), "
+        f"close = CASE WHEN {later} THEN excluded.close ELSE {table}.close END, "
+        f"currency = CASE WHEN {later} THEN excluded.currency ELSE {table}.currency END, "
+        f"availability = CASE WHEN {later} THEN excluded.availability "
+        f"ELSE {table}.availability END, "
+        f"close_at = CASE WHEN {later} THEN excluded.close_at ELSE {table}.close_at END, "
+        f"points = {table}.points + excluded.points"
+    )
+    money = _concrete(PriceDay._meta.get_field("low"))
+    when = _concrete(PriceDay._meta.get_field("close_at"))
+    rows = [
+        [
+            offer_id,
+            ops.adapt_datefield_value(day),
+            money.get_db_prep_save(values["low"], connection),
+            money.get_db_prep_save(values["high"], connection),
+            money.get_db_prep_save(values["close"], connection),
+            when.get_db_prep_save(values["close_at"], connection),
+            values["currency"],
+            values["availability"],
+            values["points"],
+        ]
+        for (offer_id, day), values in days.items()
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _announce_after_commit(change_ids: list[int]) -> None:
+    if not change_ids:
+        return
+    consumers = getattr(settings, "PRICEWATCH_PRICE_CHANGE_CONSUMERS", [])
+
+    def announce() -> None:
+        for path in consumers:
+            try:
+                import_string(path)(change_ids)
+            except Exception:
+                # The rows stay in the outbox; a consumer's sweeper picks them up later.
+                logger.exception("price-change consumer %s failed", path)
+
+    transaction.on_commit(announce)
