@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "pricewatch.pricing",
     "pricewatch.catalog",
     "pricewatch.tracking",
+    "pricewatch.alerts",
     "pricewatch.web",
 ]
 
@@ -268,9 +269,41 @@ CELERY_IMPORTS = env.list("CELERY_EXTRA_IMPORTS", default=[])
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 # Dotted paths of functions the periodic dispatcher calls on every tick; apps add theirs here.
-PRICEWATCH_DISPATCHERS: list[str] = []
+PRICEWATCH_DISPATCHERS: list[str] = [
+    "pricewatch.tracking.dispatch.dispatch_due",
+    "pricewatch.catalog.notifications.send_due_notices",
+    "pricewatch.alerts.dispatch.dispatch_due",
+]
 # Called after commit with the ids of new pricing.PriceChange rows (alerts, the live feed).
-PRICEWATCH_PRICE_CHANGE_CONSUMERS: list[str] = []
+PRICEWATCH_PRICE_CHANGE_CONSUMERS: list[str] = ["pricewatch.alerts.dispatch.changes_recorded"]
+
+# --- Catalog --------------------------------------------------------------------------------
+# Where uploaded feeds wait for the worker (and stay for the report's sake).
+IMPORT_DIR = Path(env.str("PRICEWATCH_IMPORT_DIR", default=str(VAR_DIR / "imports")))
+# Product edits through the API are mailed to admins in one batch per this many seconds.
+CATALOG_NOTICE_BATCH_SECONDS = env.int("CATALOG_NOTICE_BATCH_SECONDS", default=60)
+
+# --- Tracking -------------------------------------------------------------------------------
+# Addresses the fetcher may reach although they are not public: CIDRs, host names, or host:port
+# (the embedded default lets the demo shop in, and nothing else on this machine).
+FETCH_ALLOW_NETWORKS = env.list(
+    "FETCH_ALLOW_NETWORKS", default=["127.0.0.1:8001"] if EMBEDDED else []
+)
+FETCH_RESPECT_ROBOTS = env.bool("FETCH_RESPECT_ROBOTS", default=True)
+FETCH_PROXY = env.str("FETCH_PROXY", default="") or None
+# "shop.example=http://proxy:3128,other.example=socks5://..." (per-domain proxies)
+FETCH_DOMAIN_PROXIES = env.dict("FETCH_DOMAIN_PROXIES", default={})
+# Domains always rendered in headless Chromium; others only when the static page has no price.
+FETCH_JS_DOMAINS = env.list("FETCH_JS_DOMAINS", default=[])
+FETCH_RENDER_FALLBACK = env.bool("FETCH_RENDER_FALLBACK", default=True)
+FETCH_CHROMIUM_PATH = env.str("FETCH_CHROMIUM_PATH", default="/usr/bin/chromium")
+FETCH_PER_HOST_CONCURRENCY = env.int("FETCH_PER_HOST_CONCURRENCY", default=2)
+FETCH_PER_HOST_MIN_DELAY = env.float("FETCH_PER_HOST_MIN_DELAY", default=1.0)
+TRACKING_MIN_INTERVAL_MINUTES = env.int("TRACKING_MIN_INTERVAL_MINUTES", default=5)
+# A leased check not finished after this long is assumed lost and dispatched again.
+TRACKING_CHECK_LEASE_SECONDS = env.int("TRACKING_CHECK_LEASE_SECONDS", default=600)
+TRACKING_CHECK_NOW_RATE = env.str("TRACKING_CHECK_NOW_RATE", default="10/m")
+DEMO_SHOP_PORT = env.int("DEMO_SHOP_PORT", default=8001)
 
 # --- Admin bootstrap ------------------------------------------------------------------------
 PRICEWATCH_ADMIN_EMAIL = env.str("PRICEWATCH_ADMIN_EMAIL", default="")

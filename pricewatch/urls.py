@@ -2,11 +2,21 @@ from django.contrib import admin
 from django.urls import include, path
 
 from pricewatch.accounts.api import router as accounts_router
+from pricewatch.alerts.api import router as alerts_router
+from pricewatch.catalog.api import router as catalog_router
+from pricewatch.catalog.imports_api import router as imports_router
+from pricewatch.pricing.api import router as pricing_router
+from pricewatch.tracking.api import router as tracking_router
 from pricewatch.core import views as core_views
 from pricewatch.core.api import api
 from pricewatch.web import views as web_views
 
 api.add_router("/v1/", accounts_router)
+api.add_router("/v1/", catalog_router)
+api.add_router("/v1/", imports_router)
+api.add_router("/v1/", pricing_router)
+api.add_router("/v1/", tracking_router)
+api.add_router("/v1/", alerts_router)
 
 urlpatterns = [
     path("", web_views.home, name="home"),

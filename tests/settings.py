@@ -27,3 +27,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # The worker process started by task tests sets PRICEWATCH_TEST_EAGER=0.
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("PRICEWATCH_TEST_EAGER", "1") == "1"
 SITE_URL = "http://testserver"
+# Test shops and services listen on 127.0.0.1; nothing else private may be fetched.
+FETCH_ALLOW_NETWORKS = ["127.0.0.0/8"]
+FETCH_PER_HOST_MIN_DELAY = 0.0
