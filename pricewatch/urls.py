@@ -5,10 +5,10 @@ from pricewatch.accounts.api import router as accounts_router
 from pricewatch.alerts.api import router as alerts_router
 from pricewatch.catalog.api import router as catalog_router
 from pricewatch.catalog.imports_api import router as imports_router
-from pricewatch.pricing.api import router as pricing_router
-from pricewatch.tracking.api import router as tracking_router
 from pricewatch.core import views as core_views
 from pricewatch.core.api import api
+from pricewatch.pricing.api import router as pricing_router
+from pricewatch.tracking.api import router as tracking_router
 from pricewatch.web import views as web_views
 
 api.add_router("/v1/", accounts_router)
@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("_allauth/", include("allauth.headless.urls")),
     path("accounts/", include("allauth.urls")),
+    path("alerts/", include("pricewatch.alerts.urls")),
     path("admin/", admin.site.urls),
 ]
 
