@@ -1,5 +1,126 @@
+"""Offers and their price history.
+
+    GET /api/v1/offers?min_drop=30                offers you may read, optionally only those
+                                                  at least 30 % below their first price
+    GET /api/v1/offers/{id}                       one offer: current, first, lowest, highest
+    GET /api/v1/offers/{id}/history               ?from=&to=&interval=day|raw
+    GET /api/v1/products/{id}/history             the same for a catalog product's own price
+
+Catalog offers are public (no token needed); a tracked page only to those who watch it.
+"""
+
 from __future__ import annotations
 
-from ninja import Router
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query, Router
+
+from pricewatch.catalog.models import Product
+from pricewatch.core.auth import access_token
+from pricewatch.core.errors import DomainError
+from pricewatch.pricing import selectors
+from pricewatch.pricing.schemas import (
+    HistoryOut,
+    OfferOut,
+    OfferPageOut,
+    history_payload,
+    offer_payload,
+)
 
 router = Router(tags=["prices"])
+
+
+def _anonymous(request: HttpRequest) -> Any:
+    # Tried after the token: no (valid) token reads as an anonymous visitor, who may still see
+    # public offers.
+    return "anonymous"
+
+
+OPTIONAL_AUTH = [access_token, _anonymous]
+
+
+def _viewer(request: HttpRequest) -> Any:
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+@router.get(
+    "/offers",
+    response=OfferPageOut,
+    auth=OPTIONAL_AUTH,
+    summary="Offers you may read, e.g. those at least 30 % below their first price",
+)
+def list_offers(
+    request: HttpRequest,
+    min_drop: Decimal | None = Query(None, description="Percent below the first price."),  # noqa: B008
+    kind: Literal["catalog", "page", "service"] | None = None,
+    page: int = Query(1, ge=1),
+    page_size: int = Query(20, ge=1, le=100),
+) -> dict[str, Any]:
+    offers = selectors.readable_offers(_viewer(request))
+    if kind:
+        offers = offers.filter(kind=kind)
+    if min_drop is not None:
+        offers = selectors.offers_below_first(percent=min_drop, offers=offers)
+    offers = offers.order_by("id")
+    count = offers.count()
+    pages = max(1, -(-count // page_size))
+    rows = offers[(page - 1) * page_size : page * page_size]
+    return {
+        "items": [offer_payload(offer) for offer in rows],
+        "count": count,
+        "page": page,
+        "pages": pages,
+    }
+
+
+@router.get("/offers/{offer_id}", response=OfferOut, auth=OPTIONAL_AUTH, summary="One offer")
+def get_offer(request: HttpRequest, offer_id: int) -> dict[str, Any]:
+    return offer_payload(selectors.get_readable_offer(_viewer(request), offer_id))
+
+
+@router.get(
+    "/offers/{offer_id}/history",
+    response=HistoryOut,
+    auth=OPTIONAL_AUTH,
+    summary="An offer's price history, daily (low, high, close) or every point",
+)
+def offer_history(
+    request: HttpRequest,
+    offer_id: int,
+    start: date | datetime | None = Query(None, alias="from"),  # noqa: B008
+    end: date | datetime | None = Query(None, alias="to"),  # noqa: B008
+    interval: Literal["day", "raw"] = "day",
+) -> dict[str, Any]:
+    offer = selectors.get_readable_offer(_viewer(request), offer_id)
+    result = selectors.history(offer, start=start, end=end, interval=interval, now=timezone.now())
+    return history_payload(result)
+
+
+@router.get(
+    "/products/{product_id}/history",
+    response=HistoryOut,
+    auth=OPTIONAL_AUTH,
+    summary="A catalog product's price history",
+)
+def product_history(
+    request: HttpRequest,
+    product_id: int,
+    start: date | datetime | None = Query(None, alias="from"),  # noqa: B008
+    end: date | datetime | None = Query(None, alias="to"),  # noqa: B008
+    interval: Literal["day", "raw"] = "day",
+) -> dict[str, Any]:
+    offer_id = (
+        Product.objects.filter(pk=product_id, active=True)
+        .values_list("offer_id", flat=True)
+        .first()
+    )
+    if offer_id is None:
+        raise DomainError(f"No product with id {product_id}.", code="not_found", status=404)
+    offer = selectors.get_readable_offer(_viewer(request), offer_id)
+    result = selectors.history(offer, start=start, end=end, interval=interval, now=timezone.now())
+    return history_payload(result)
