@@ -350,5 +350,8 @@ LOGGING = {
         "uvicorn.access": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
         "celery.app.trace": {"level": "WARNING"},
+        # One INFO line per fetched page is noise; our checks log what matters.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

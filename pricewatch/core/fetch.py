@@ -40,6 +40,7 @@ import ipaddress
 import random
 import socket
 import ssl
+import sys
 import time
 import urllib.robotparser
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
@@ -54,6 +55,13 @@ import httpx
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Playwright, Route, WebSocketRoute
+
+# httpcore tries `import sniffio` (optional, not installed here) every time it creates a lock
+# or semaphore, about fifteen times per request. A failed import is not cached, so each try
+# searches sys.path again: ~5 ms of CPU per fetched page. Recording the absence once makes
+# the failing import instant; httpcore then assumes asyncio, which is what we run.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -80,6 +88,7 @@ __all__ = [
     "TooLargeError",
     "TooManyRedirectsError",
     "fetch_sync",
+    "match_domain",
     "parse_retry_after",
     "system_resolver",
 ]
@@ -156,6 +165,7 @@ _HOP_HEADERS = frozenset(
     }
 )
 _DRAIN_MAX_BYTES = 64 * 1024
+_NO_CACHE_HEADERS: Mapping[str, str] = {"Cache-Control": "no-cache", "Pragma": "no-cache"}
 _BROWSER_SKIPPED_RESOURCES = frozenset({"image", "media", "font"})
 
 
@@ -210,8 +220,9 @@ class FetchConfig:
     domain_proxies: Mapping[str, str] = field(default_factory=dict)
     js_domains: Collection[str] = frozenset()
     chromium_path: str = "/usr/bin/chromium"
-    # CIDRs and/or host names that may be reached even though they are not public
-    # (intranet shops, local test servers).
+    # CIDRs, host names and/or ``host:port`` endpoints that may be reached even though they
+    # are not public (intranet shops, local test servers). An endpoint (``127.0.0.1:8001``,
+    # ``[::1]:8001``, ``localhost:8001``) opens that one port only; IPv6 needs the brackets.
     allow_networks: tuple[str, ...] = ()
     # CA bundle to verify TLS against instead of certifi's (intranet CAs, tests).
     ca_file: str | None = None
@@ -387,6 +398,19 @@ def _normalise_host(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()
 
 
+def _parse_endpoint(value: str) -> tuple[str, int] | None:
+    """``host:port`` / ``[v6]:port`` as (host, port), or None if ``value`` is no endpoint."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return None  # a bare IPv6 address, not host:port
+    number = int(port)
+    if not 0 < number < 65536:
+        raise ValueError(f"allow_networks: {value!r} has no valid port")
+    return host.strip("[]"), number
+
+
 def _parse_ip(value: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(_normalise_host(value))
@@ -438,35 +462,57 @@ def forbidden_reason(ip: IPAddress) -> str | None:
 
 
 class AddressPolicy:
-    """Decides which destinations may be contacted; resolves and checks host names."""
+    """Decides which destinations may be contacted; resolves and checks host names.
+
+    ``allow`` entries are CIDRs (``10.1.0.0/16``), host names (``intranet.example``) or single
+    endpoints ``host:port`` (``127.0.0.1:8001``, ``[::1]:8001``, ``localhost:8001``); an
+    endpoint lets in that port alone, so allowing a local demo shop does not open every other
+    service on the machine.
+    """
 
     def __init__(self, allow: Iterable[str] = (), resolver: Resolver | None = None) -> None:
         self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         self._hosts: set[str] = set()
+        self._ip_endpoints: set[tuple[IPAddress, int]] = set()
+        self._host_endpoints: set[tuple[str, int]] = set()
         for item in allow:
             try:
                 self._networks.append(ipaddress.ip_network(item.strip(), strict=False))
+                continue
             except ValueError:
+                pass
+            endpoint = _parse_endpoint(item)
+            if endpoint is None:
                 self._hosts.add(_normalise_host(item))
+                continue
+            host, port = endpoint
+            ip = _parse_ip(host)
+            if ip is not None:
+                self._ip_endpoints.add((ip, port))
+            else:
+                self._host_endpoints.add((_normalise_host(host), port))
         self.resolver: Resolver = resolver or system_resolver
 
-    def host_allowed(self, host: str) -> bool:
-        return _normalise_host(host) in self._hosts
+    def host_allowed(self, host: str, port: int | None = None) -> bool:
+        name = _normalise_host(host)
+        return name in self._hosts or (port is not None and (name, port) in self._host_endpoints)
 
-    def reason(self, ip: IPAddress) -> str | None:
-        """None if ``ip`` may be contacted, else why not."""
+    def reason(self, ip: IPAddress, port: int | None = None) -> str | None:
+        """None if ``ip`` (on ``port``, when given) may be contacted, else why not."""
         candidates: list[IPAddress] = [ip]
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             candidates.append(ip.ipv4_mapped)
         if any(c in net for c in candidates for net in self._networks):
             return None
+        if port is not None and any((c, port) in self._ip_endpoints for c in candidates):
+            return None
         return forbidden_reason(ip)
 
-    def check_literal(self, host: str) -> None:
+    def check_literal(self, host: str, port: int | None = None) -> None:
         """Refuse an IP-literal host without any network traffic (no-op for host names)."""
         ip = _parse_ip(host)
         if ip is not None:
-            reason = self.reason(ip)
+            reason = self.reason(ip, port)
             if reason:
                 raise BlockedAddressError(f"Refusing to contact {ip}: it is a {reason}.")
 
@@ -480,7 +526,7 @@ class AddressPolicy:
         name = _normalise_host(host)
         literal = _parse_ip(name)
         if literal is not None:
-            self.check_literal(name)
+            self.check_literal(name, port)
             return [str(literal)]
         try:
             async with asyncio.timeout(timeout):
@@ -491,11 +537,11 @@ class AddressPolicy:
             raise httpcore.ConnectError(f"could not resolve {name}: {exc}") from exc
         if not addresses:
             raise httpcore.ConnectError(f"could not resolve {name}: no addresses")
-        if self.host_allowed(name):
+        if self.host_allowed(name, port):
             return addresses
         for address in addresses:
             ip = _parse_ip(address.split("%", 1)[0])
-            reason = "unparseable address" if ip is None else self.reason(ip)
+            reason = "unparseable address" if ip is None else self.reason(ip, port)
             if reason:
                 raise BlockedAddressError(
                     f"Refusing to contact {name}: it resolves to {address}, a {reason}."
@@ -549,6 +595,85 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class _LeanAssignment:
+    """httpcore's request-to-connection assignment without its quadratic scans.
+
+    httpcore 1.0 rebuilds a list of every connection for each idle connection (to count them
+    against the keep-alive limit) and lists all candidates for each queued request, on every
+    request start and end. With the dozens of pooled connections a batch of checks keeps, that
+    was most of a check's CPU. Same decisions, in one pass each; mixed into the pools below.
+    """
+
+    _connections: list[Any]
+    _requests: list[Any]
+    _max_connections: int
+    _max_keepalive_connections: int
+
+    if TYPE_CHECKING:
+
+        def create_connection(self, origin: httpcore.Origin) -> Any: ...  # the pool's own
+
+    def _assign_requests_to_connections(self) -> list[Any]:
+        closing: list[Any] = []
+        kept: list[Any] = []
+        for connection in self._connections:
+            if connection.is_closed():
+                continue
+            if connection.has_expired():
+                closing.append(connection)
+            else:
+                kept.append(connection)
+        # Close idle connections until the pool is within the keep-alive limit.
+        surplus = len(kept) - self._max_keepalive_connections
+        if surplus > 0:
+            survivors = []
+            for connection in kept:
+                if surplus > 0 and connection.is_idle():
+                    closing.append(connection)
+                    surplus -= 1
+                else:
+                    survivors.append(connection)
+            kept = survivors
+        self._connections[:] = kept
+
+        for pool_request in [request for request in self._requests if request.is_queued()]:
+            origin = pool_request.request.url.origin
+            connection = next(
+                (c for c in self._connections if c.can_handle_request(origin) and c.is_available()),
+                None,
+            )
+            if connection is None:
+                if len(self._connections) >= self._max_connections:
+                    idle = next((c for c in self._connections if c.is_idle()), None)
+                    if idle is None:
+                        continue  # stays queued until a connection frees up
+                    self._connections.remove(idle)
+                    closing.append(idle)
+                connection = self.create_connection(origin)
+                self._connections.append(connection)
+            pool_request.assign_to_connection(connection)
+        return closing
+
+
+class _LeanConnectionPool(_LeanAssignment, httpcore.AsyncConnectionPool):
+    pass
+
+
+class _LeanHTTPProxy(_LeanAssignment, httpcore.AsyncHTTPProxy):
+    pass
+
+
+# The override replaces a private method; only trust it on the httpcore line it was written
+# against (pinned in requirements.txt) and fall back to the stock pools on any other.
+_LEAN_POOLS = httpcore.__version__.startswith("1.0.")
+_ConnectionPool: type[httpcore.AsyncConnectionPool] = (
+    _LeanConnectionPool if _LEAN_POOLS else httpcore.AsyncConnectionPool
+)
+_HTTPProxy: type[httpcore.AsyncHTTPProxy] = (
+    _LeanHTTPProxy if _LEAN_POOLS else httpcore.AsyncHTTPProxy
+)
+
+
 def _build_transport(
     policy: AddressPolicy,
     *,
@@ -569,7 +694,7 @@ def _build_transport(
     )
     pool: httpcore.AsyncConnectionPool
     if proxy is None:
-        pool = httpcore.AsyncConnectionPool(
+        pool = _ConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
@@ -580,7 +705,7 @@ def _build_transport(
         )
     else:
         parsed = httpx.Proxy(url=proxy)
-        pool = httpcore.AsyncHTTPProxy(
+        pool = _HTTPProxy(
             proxy_url=httpcore.URL(
                 scheme=parsed.url.raw_scheme,
                 host=parsed.url.raw_host,
@@ -600,6 +725,15 @@ def _build_transport(
         )
     transport._pool = pool
     return transport
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+def match_domain(host: str, domains: Iterable[str]) -> str | None:
+    """The most specific of ``domains`` that ``host`` equals or is a sub-domain of."""
+    return _match_domain(host, domains)
 
 
 def _match_domain(host: str, domains: Iterable[str]) -> str | None:
@@ -646,7 +780,7 @@ class _RoutingTransport(httpx.AsyncBaseTransport):
         proxy = self.proxy_for(request.url.host)
         if proxy is None:
             return await self._direct.handle_async_request(request)
-        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        port = _port(request.url)
         try:
             await self._policy.resolve_checked(request.url.host, port, self._config.connect_timeout)
         # We are outside httpx's own transport here, so translate like it would.
@@ -749,7 +883,8 @@ class Fetcher:
     ) -> None:
         self.config = config or FetchConfig()
         self.policy = AddressPolicy(self.config.allow_networks, resolver)
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # Keep every pooled connection alive: a batch of checks to one shop reuses them all.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
         # One TLS context for all transports: loading a CA bundle costs tens of milliseconds.
         ssl_context = (
             ssl.create_default_context(cafile=self.config.ca_file)
@@ -822,15 +957,20 @@ class Fetcher:
 
     # ---------------------------------------------------------------------------- public API
 
-    async def fetch(self, url: str, *, render: bool = False) -> FetchResult:
-        """Fetch ``url``; raise a :class:`FetchError` (carrying the attempts) on failure."""
+    async def fetch(self, url: str, *, render: bool = False, fresh: bool = False) -> FetchResult:
+        """Fetch ``url``; raise a :class:`FetchError` (carrying the attempts) on failure.
+
+        ``fresh`` asks caches on the way (CDNs, proxies) for a new copy of the page, e.g. to
+        confirm a surprising price before it is believed.
+        """
         started = time.monotonic()
         attempts: list[Attempt] = []
+        headers = _NO_CACHE_HEADERS if fresh else {}
         try:
             target = self.check_url(url)
             if render or _match_domain(target.host, self.config.js_domains) is not None:
-                return await self._render(url, target, attempts, started)
-            return await self._fetch_http(url, target, attempts, started)
+                return await self._render(url, target, attempts, started, headers)
+            return await self._fetch_http(url, target, attempts, started, headers)
         except FetchError as exc:
             exc.attempts = attempts
             exc.url = exc.url or url
@@ -854,7 +994,7 @@ class Fetcher:
         if not url.host:
             raise BadURLError("The URL has no host name.", url=str(raw))
         try:
-            self.policy.check_literal(url.host)
+            self.policy.check_literal(url.host, _port(url))
         except BlockedAddressError as exc:
             exc.url = str(raw)
             raise
@@ -863,7 +1003,12 @@ class Fetcher:
     # ------------------------------------------------------------------------- plain HTTP path
 
     async def _fetch_http(
-        self, url: str, target: httpx.URL, attempts: list[Attempt], started: float
+        self,
+        url: str,
+        target: httpx.URL,
+        attempts: list[Attempt],
+        started: float,
+        headers: Mapping[str, str],
     ) -> FetchResult:
         current = target
         cookies = httpx.Cookies()
@@ -872,7 +1017,7 @@ class Fetcher:
         while True:
             seen.add(str(current))
             await self._check_robots(current)
-            exchange = await self._exchange_with_retries(current, attempts, cookies)
+            exchange = await self._exchange_with_retries(current, attempts, cookies, headers)
             location = exchange.headers.get("location")
             if exchange.status in _REDIRECT_STATUSES and location:
                 next_url = self.check_url(current.join(location))
@@ -922,12 +1067,16 @@ class Fetcher:
         return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
     async def _exchange_with_retries(
-        self, url: httpx.URL, attempts: list[Attempt], cookies: httpx.Cookies
+        self,
+        url: httpx.URL,
+        attempts: list[Attempt],
+        cookies: httpx.Cookies,
+        headers: Mapping[str, str],
     ) -> _Exchange:
         for retry_number in range(self.config.retries + 1):
             last_try = retry_number == self.config.retries
             try:
-                exchange = await self._attempt(url, attempts, cookies)
+                exchange = await self._attempt(url, attempts, cookies, headers=headers)
             except FetchError as exc:
                 if exc.code not in _RETRY_CODES or last_try:
                     raise
@@ -960,6 +1109,7 @@ class Fetcher:
         *,
         body_limit: int | None = None,
         truncate: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> _Exchange:
         """One request, politely scheduled, bounded by total_timeout, recorded as an Attempt.
 
@@ -976,7 +1126,7 @@ class Fetcher:
                 # The total timeout starts once we hold the slot: queueing behind other
                 # requests to the same shop must not eat into it.
                 async with asyncio.timeout(self.config.total_timeout):
-                    request = self._client.build_request("GET", url)
+                    request = self._client.build_request("GET", url, headers=headers)
                     cookies.set_cookie_header(request)
                     response = await self._client.send(request, stream=True)
                     try:
@@ -1108,7 +1258,12 @@ class Fetcher:
             return self._browser
 
     async def _render(
-        self, url: str, target: httpx.URL, attempts: list[Attempt], started: float
+        self,
+        url: str,
+        target: httpx.URL,
+        attempts: list[Attempt],
+        started: float,
+        headers: Mapping[str, str],
     ) -> FetchResult:
         """Load the page in headless Chromium.
 
@@ -1126,7 +1281,7 @@ class Fetcher:
         context = await browser.new_context(
             user_agent=self.config.user_agent,
             locale=self.config.accept_language.split(",")[0].split(";")[0].strip() or None,
-            extra_http_headers={"Accept-Language": self.config.accept_language},
+            extra_http_headers={"Accept-Language": self.config.accept_language, **headers},
             service_workers="block",  # they could make requests outside our interception
         )
         try:

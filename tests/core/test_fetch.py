@@ -736,3 +736,97 @@ def test_render_without_playwright_is_a_clear_error(
     error = fetch_error(shop.url("/page"), render=True)
     assert error.code == "render_unavailable"
     assert "playwright" in error.message and "Chromium" in error.message
+
+
+# ------------------------------------------------------------------- host:port allow entries
+
+
+def test_endpoint_allow_entries_open_one_port_only() -> None:
+    # given an allow list of single endpoints (what the embedded default does for the demo shop)
+    policy = AddressPolicy(["127.0.0.1:8001", "[::1]:8002", "Localhost:8003"])
+    loopback = ipaddress.ip_address("127.0.0.1")
+    # then only the listed port of the listed address is allowed
+    assert policy.reason(loopback, 8001) is None
+    assert policy.reason(ipaddress.ip_address("::ffff:127.0.0.1"), 8001) is None
+    assert policy.reason(loopback, 8002) == "loopback address"
+    assert policy.reason(loopback) == "loopback address"  # no port known: not allowed
+    assert policy.reason(ipaddress.ip_address("127.0.0.2"), 8001) == "loopback address"
+    assert policy.reason(ipaddress.ip_address("::1"), 8002) is None
+    assert policy.reason(ipaddress.ip_address("::1"), 8001) == "loopback address"
+    assert policy.host_allowed("localhost", 8003)
+    assert not policy.host_allowed("localhost", 8001)
+    assert not policy.host_allowed("localhost")
+
+
+def test_endpoint_allow_entry_with_an_impossible_port_is_refused() -> None:
+    with pytest.raises(ValueError, match="port"):
+        AddressPolicy(["127.0.0.1:70000"])
+
+
+def test_bare_ipv6_addresses_are_not_mistaken_for_endpoints() -> None:
+    # "::1" and "fd00::8001" are addresses (whole networks of one), not host:port pairs
+    policy = AddressPolicy(["::1", "fd00::8001"])
+    assert policy.reason(ipaddress.ip_address("::1"), 443) is None
+    assert policy.reason(ipaddress.ip_address("fd00::8001")) is None
+    assert policy.reason(ipaddress.ip_address("fd00::"), 8001) is not None
+
+
+def test_endpoint_allow_entry_lets_that_server_in_and_no_other_port(fresh_shop: ShopServer) -> None:
+    # given two local servers, only the first allowed by host:port
+    with ShopServer(ROUTES) as other:
+        allow = (f"127.0.0.1:{fresh_shop.port}",)
+        fresh_shop.state.routes["/to-other"] = s.redirect_to(other.url("/page"))
+        # when fetching from each
+        ok = fetch(fresh_shop.url("/page"), allow_networks=allow)
+        refused = fetch_error(other.url("/page"), allow_networks=allow)
+        redirected = fetch_error(fresh_shop.url("/to-other"), allow_networks=allow)
+        # then the allowed endpoint answers; the other port is never contacted, not even
+        # through a redirect
+        assert ok.status_code == 200
+        assert refused.code == redirected.code == "blocked_address"
+        assert "127.0.0.1: it is a loopback address" in refused.message
+        assert other.log == []
+
+
+def test_a_name_resolving_to_an_allowed_endpoint_is_judged_by_its_address(
+    fresh_shop: ShopServer,
+) -> None:
+    allow = (f"127.0.0.1:{fresh_shop.port}",)
+    resolver = static_resolver({"shop.test": ["127.0.0.1"], "other.test": ["127.0.0.2"]})
+    ok = fetch(f"http://shop.test:{fresh_shop.port}/page", allow_networks=allow, resolver=resolver)
+    refused = fetch_error(
+        f"http://other.test:{fresh_shop.port}/page", allow_networks=allow, resolver=resolver
+    )
+    assert ok.status_code == 200
+    assert refused.code == "blocked_address" and "127.0.0.2" in refused.message
+
+
+def test_endpoint_allowed_host_name_resolves_to_loopback(fresh_shop: ShopServer) -> None:
+    # given "shop.test:PORT" allowed, resolving to loopback
+    resolver = static_resolver({"shop.test": ["127.0.0.1"]})
+    allow = (f"shop.test:{fresh_shop.port}",)
+    # then that name on that port is fetched, and the same name on another port is refused
+    ok = fetch(f"http://shop.test:{fresh_shop.port}/page", allow_networks=allow, resolver=resolver)
+    assert ok.status_code == 200
+    refused = fetch_error(
+        f"http://shop.test:{fresh_shop.port + 1}/page", allow_networks=allow, resolver=resolver
+    )
+    assert refused.code == "blocked_address"
+
+
+def test_concurrent_fetches_share_a_bounded_set_of_reused_connections(
+    fresh_shop: ShopServer,
+) -> None:
+    # given three rounds of 12 concurrent fetches, 4 at a time per host
+    async def run() -> list[FetchResult]:
+        async with Fetcher(cfg(per_host_concurrency=4, respect_robots=False)) as fetcher:
+            results: list[FetchResult] = []
+            for _ in range(3):
+                round_ = [fetcher.fetch(fresh_shop.url(f"/slow?i={i}")) for i in range(12)]
+                results += await asyncio.gather(*round_)
+            return results
+
+    results = asyncio.run(run())
+    # then all succeed, and the pool reused its connections instead of opening new ones
+    assert [r.status_code for r in results] == [200] * 36
+    assert len({r.client_port for r in fresh_shop.log}) == 4
