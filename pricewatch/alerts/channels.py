@@ -1,0 +1,164 @@
+"""Transports: e-mail over one SMTP connection per batch, and Apprise URLs.
+
+Every send either returns or raises `TemporaryFailure` (a later retry may help: the server is
+down, slow, or answered 4xx) or `PermanentFailure` (it will not: the address was rejected with
+5xx). The message of either is what the user sees on the notification.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from types import TracebackType
+
+import apprise
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.validators import validate_email
+
+from pricewatch.core.errors import DomainError, PermanentFailure, TemporaryFailure
+
+logger = logging.getLogger(__name__)
+
+MAX_APPRISE_URL = 2000
+
+
+def _invalid(message: str) -> DomainError:
+    return DomainError(message, code="invalid", status=422, fields={"target": message})
+
+
+def clean_email_address(value: str) -> str:
+    """A valid e-mail address, or the empty string meaning "my account address"."""
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        validate_email(value)
+    except ValidationError as exc:
+        raise _invalid(f"'{value}' is not a valid e-mail address.") from exc
+    return value
+
+
+def clean_apprise_url(value: str) -> str:
+    """An Apprise URL that Apprise can load, or a 422 saying why not."""
+    value = value.strip()
+    if not value:
+        raise _invalid("An Apprise URL is required, e.g. 'tgram://bottoken/chat_id'.")
+    if len(value) > MAX_APPRISE_URL:
+        raise _invalid(f"The URL is longer than {MAX_APPRISE_URL} characters.")
+    if "://" not in value:
+        raise _invalid(
+            f"'{value}' is not an Apprise URL: it needs a scheme such as tgram://, slack://, "
+            "discord://, ntfy:// or json://."
+        )
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        loaded = apprise.Apprise().add(value)
+    if not loaded:
+        scheme = value.split("://", 1)[0]
+        reason = _last_line(captured.getvalue()) or f"'{scheme}://' is not a supported service."
+        raise _invalid(f"Apprise cannot use this URL: {_redact(reason, value)}")
+    return value
+
+
+def send_apprise(url: str, *, title: str, body: str) -> None:
+    notifier = apprise.Apprise()
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        if not notifier.add(url):
+            raise PermanentFailure("The Apprise URL can no longer be loaded; edit the channel.")
+        result = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+    if not result:
+        reason = _last_line(captured.getvalue()) or "The service did not accept the notification."
+        # Apprise does not tell a rejected token from an outage: retry, then give up.
+        raise TemporaryFailure(_redact(reason, url))
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _redact(message: str, url: str) -> str:
+    # Apprise repeats the URL (tokens and all) in its messages; the error is shown in lists.
+    return message.replace(url, url.split("://", 1)[0] + "://…")
+
+
+def classify_smtp_error(exc: BaseException) -> TemporaryFailure | PermanentFailure:
+    """Turn what smtplib / the socket raised into a failure that says whether to retry."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        answers = list(exc.recipients.values())
+        code, text = answers[0] if answers else (0, b"")
+        message = f"The mail server refused the recipient: {code} {_decode(text)}".strip()
+        return PermanentFailure(message) if code >= 500 else TemporaryFailure(message)
+    if isinstance(exc, smtplib.SMTPDataError):
+        message = f"The mail server refused the message: {exc.smtp_code} {_decode(exc.smtp_error)}"
+        return PermanentFailure(message) if exc.smtp_code >= 500 else TemporaryFailure(message)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        # Connection, HELO, login or sender refused: our server's configuration, which an
+        # operator can fix; worth retrying (and failing after the last attempt).
+        return TemporaryFailure(
+            f"The mail server answered {exc.smtp_code} {_decode(exc.smtp_error)}".strip()
+        )
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return TemporaryFailure(f"The mail server closed the connection: {exc}")
+    if isinstance(exc, TimeoutError):
+        return TemporaryFailure("The mail server did not answer in time.")
+    if isinstance(exc, ConnectionRefusedError):
+        return TemporaryFailure("The mail server refused the connection (is it running?).")
+    if isinstance(exc, OSError):
+        return TemporaryFailure(f"Could not reach the mail server: {exc}")
+    return TemporaryFailure(f"{type(exc).__name__}: {exc}")
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+class MailSession:
+    """One SMTP connection for a batch of messages.
+
+    After the server could not be reached (or dropped the connection), the rest of the batch
+    fails at once with the same error instead of waiting for a timeout once per message.
+    """
+
+    def __init__(self) -> None:
+        self.connection: BaseEmailBackend | None = None
+        self.broken: TemporaryFailure | None = None
+
+    def __enter__(self) -> MailSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # a dead connection cannot be closed politely
+                logger.debug("closing the SMTP connection failed", exc_info=True)
+            self.connection = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.broken is not None:
+            raise TemporaryFailure(str(self.broken))
+        try:
+            if self.connection is None:
+                self.connection = get_connection(fail_silently=False)
+                self.connection.open()
+            message.connection = self.connection
+            self.connection.send_messages([message])
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+            # smtplib reset the transaction; the connection is still good for the next one.
+            raise classify_smtp_error(exc) from exc
+        except Exception as exc:
+            self.close()
+            failure = classify_smtp_error(exc)
+            if isinstance(failure, TemporaryFailure):
+                self.broken = failure
+            raise failure from exc
