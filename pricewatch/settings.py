@@ -303,6 +303,8 @@ TRACKING_MIN_INTERVAL_MINUTES = env.int("TRACKING_MIN_INTERVAL_MINUTES", default
 # A leased check not finished after this long is assumed lost and dispatched again.
 TRACKING_CHECK_LEASE_SECONDS = env.int("TRACKING_CHECK_LEASE_SECONDS", default=600)
 TRACKING_CHECK_NOW_RATE = env.str("TRACKING_CHECK_NOW_RATE", default="10/m")
+# Pages leased per dispatcher tick: more would wait in the queue while their leases run out.
+TRACKING_DISPATCH_MAX_PAGES = env.int("TRACKING_DISPATCH_MAX_PAGES", default=5000)
 DEMO_SHOP_PORT = env.int("DEMO_SHOP_PORT", default=8001)
 
 # --- Admin bootstrap ------------------------------------------------------------------------

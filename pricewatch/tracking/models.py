@@ -77,7 +77,9 @@ class Page(models.Model):
     offer = models.OneToOneField(
         "pricing.Offer", on_delete=models.CASCADE, primary_key=True, related_name="page"
     )
-    domain = models.CharField(max_length=255, db_index=True)
+    # Not indexed: nothing looks pages up by domain, and the dispatcher updates many Page rows
+    # per run (marking them due, leasing them), each update paying for every index.
+    domain = models.CharField(max_length=255)
     due_at = models.DateTimeField(null=True, blank=True)
     leased_until = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
