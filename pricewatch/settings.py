@@ -115,6 +115,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+elif env.bool("DATABASE_POOL", default=False):
+    # Under ASGI every request runs in a thread of its own, so persistent connections are not
+    # reused: a psycopg pool is (pricewatch.asgi turns it on for the web server).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=20),
+        "timeout": 10,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -282,6 +291,8 @@ PRICEWATCH_PRICE_CHANGE_CONSUMERS: list[str] = ["pricewatch.alerts.dispatch.chan
 IMPORT_DIR = Path(env.str("PRICEWATCH_IMPORT_DIR", default=str(VAR_DIR / "imports")))
 # Product edits through the API are mailed to admins in one batch per this many seconds.
 CATALOG_NOTICE_BATCH_SECONDS = env.int("CATALOG_NOTICE_BATCH_SECONDS", default=60)
+CATALOG_NOTICE_QUIET_SECONDS = env.int("CATALOG_NOTICE_QUIET_SECONDS", default=15)
+CATALOG_FACET_CACHE_SECONDS = env.int("CATALOG_FACET_CACHE_SECONDS", default=30)
 
 # --- Tracking -------------------------------------------------------------------------------
 # Addresses the fetcher may reach although they are not public: CIDRs, host names, or host:port

@@ -46,6 +46,34 @@ class Product(models.Model):
             models.Index(fields=["category"], name="product_category"),
             models.Index(fields=["title"], name="product_title"),
             models.Index(fields=["gtin"], name="product_gtin"),
+            # The storefront's usual filters over what the public sees (active products): a
+            # count or a page then reads the index, not the wide rows. The full-text index
+            # (PostgreSQL only) is created in migration 0003 on an expression, so no writer has
+            # to fill a search column.
+            # Brand (and availability) filters, and every facet count in one index-only scan.
+            models.Index(
+                fields=[
+                    "brand",
+                    "availability",
+                    "category",
+                    "gender",
+                    "condition",
+                    "color",
+                    "size",
+                ],
+                condition=Q(active=True),
+                name="product_live_facets",
+            ),
+            models.Index(
+                fields=["category", "availability"],
+                condition=Q(active=True),
+                name="product_live_category",
+            ),
+            models.Index(
+                fields=["color", "size", "availability"],
+                condition=Q(active=True),
+                name="product_live_color_size",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
@@ -123,3 +151,64 @@ class ImportItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.line} {self.outcome}"
+
+
+class NoticeBatch(models.Model):
+    """One mail to the admins about a batch of product edits made through the API."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When a send task was last queued: a batch pending long after this lost its task.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Held while one worker talks to the SMTP server, so no other worker sends it meanwhile.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    recipients = models.TextField(blank=True, help_text="Comma-separated, as sent.")
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "enqueued_at"], name="noticebatch_status")]
+
+    def __str__(self) -> str:
+        return f"notice batch {self.pk} ({self.status})"
+
+
+class ProductNotice(models.Model):
+    """A product created, changed or deleted through the API, waiting to be mailed to admins.
+
+    Written in the edit's transaction; claimed into a NoticeBatch by a conditional update.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Changed"
+        DELETED = "deleted", "Deleted"
+
+    action = models.CharField(max_length=8, choices=Action.choices)
+    # Kept as text too: the product may be gone by the time the mail is written.
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+    sku = models.CharField(max_length=100)
+    title = models.CharField(max_length=150)
+    changes = models.JSONField(default=dict, blank=True, help_text="field: [old, new]")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    batch = models.ForeignKey(
+        NoticeBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["batch", "created_at"], name="productnotice_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.sku}"

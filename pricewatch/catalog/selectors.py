@@ -1,0 +1,429 @@
+"""Reads of the catalog: filtered, searched, ordered and paginated products, and facet counts.
+
+One set of filters (`ProductFilters`) drives the list, the facets and the total count, so a
+"Brand (12)" check-box always agrees with the list it leads to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Final
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Count,
+    DateTimeField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.expressions import OrderBy, RawSQL
+from django.db.models.functions import Concat
+
+from pricewatch.catalog.models import Product
+from pricewatch.core.errors import DomainError
+
+# The columns the list shows: the list reads these and nothing else (description and extra
+# attributes can be long).
+LIST_FIELDS: Final = (
+    "id",
+    "sku",
+    "title",
+    "brand",
+    "category",
+    "gender",
+    "condition",
+    "age_group",
+    "color",
+    "size",
+    "link",
+    "image_link",
+    "availability",
+    "price",
+    "sale_price",
+    "currency",
+    "active",
+    "created_at",
+    "updated_at",
+    "offer__id",
+    "offer__price",
+    "offer__currency",
+)
+
+FACET_FIELDS: Final = ("brand", "category", "gender", "condition", "availability", "color", "size")
+FACET_LIMIT: Final = 100
+# Facet counts and list totals are cached this long (seconds; settings.CATALOG_FACET_CACHE_SECONDS,
+# 0 = off).
+# Edits through the API start a new generation at once; feed imports call
+# `forget_cached_facets`; anything else shows within this time.
+FACET_CACHE_SECONDS: Final = 30
+_FACET_GENERATION_KEY: Final = "catalog:facets:generation"
+
+# API ordering names to model paths; `price` is the current price, on the product's offer.
+ORDERINGS: Final[dict[str, str]] = {
+    "title": "title",
+    "price": "offer__price",
+    "created": "created_at",
+    "updated": "updated_at",
+    "brand": "brand",
+}
+DEFAULT_ORDERING: Final = ("-created",)
+# Up to this many matching rows, sorting them beats walking an index in the wanted order and
+# testing each row (PostgreSQL); a search's test (the text vector) costs more, so more rows.
+FEW_ROWS: Final = 5_000
+FEW_SEARCH_ROWS: Final = 20_000
+
+# Must stay identical to the index expression in migration 0003 (see that migration).
+SEARCH_VECTOR_SQL: Final = (
+    "to_tsvector('simple'::regconfig, translate({t}.title || ' ' || {t}.brand || ' ' || "
+    "{t}.sku || ' ' || {t}.gtin || ' ' || {t}.description, '-./_,', '     '))"
+)
+SEARCH_FIELDS: Final = ("title", "description", "brand", "sku", "gtin")
+MAX_SEARCH_TERMS: Final = 8
+MAX_TERM_LENGTH: Final = 64
+_TERM_RE: Final = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFilters:
+    """What a list or a facet count is narrowed to. Empty tuples do not filter.
+
+    Values of one field are alternatives (OR); different fields must all match (AND).
+    `active=None` means active and inactive products alike.
+    """
+
+    brand: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+    gender: tuple[str, ...] = ()
+    condition: tuple[str, ...] = ()
+    availability: tuple[str, ...] = ()
+    color: tuple[str, ...] = ()
+    size: tuple[str, ...] = ()
+    sku: tuple[str, ...] = ()
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    q: str = ""
+    active: bool | None = True
+
+    def without(self, facet: str) -> ProductFilters:
+        cleared: dict[str, Any] = {facet: ()}
+        return replace(self, **cleared)
+
+    def cache_key(self) -> str:
+        parts = [f"{name}={sorted(getattr(self, name))!r}" for name in (*FACET_FIELDS, "sku")]
+        parts += [f"min={self.price_min}", f"max={self.price_max}", f"q={self.q!r}"]
+        parts.append(f"active={self.active}")
+        return "|".join(parts)
+
+
+@dataclass(slots=True)
+class ProductPage:
+    items: list[Product]
+    count: int
+    page: int
+    pages: int
+    page_size: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+@dataclass(slots=True)
+class FacetValue:
+    value: str
+    count: int
+
+
+@dataclass(slots=True)
+class Facet:
+    values: list[FacetValue] = field(default_factory=list)
+    # Distinct values left out by the FACET_LIMIT cap.
+    more: int = 0
+
+
+@dataclass(slots=True)
+class Facets:
+    count: int
+    facets: dict[str, Facet]
+
+
+def search_terms(q: str) -> list[str]:
+    """Words (letters and digits) of a search, lower-cased; punctuation separates words."""
+    terms = [term[:MAX_TERM_LENGTH] for term in _TERM_RE.findall(q.lower())]
+    return list(dict.fromkeys(terms))[:MAX_SEARCH_TERMS]
+
+
+def _search(queryset: QuerySet[Product], terms: list[str]) -> QuerySet[Product]:
+    if connection.vendor == "postgresql":
+        # Every word must start a word of the product (prefix match): "bott" finds "bottles".
+        # Terms are letters and digits only, so quoting them is all the escaping needed.
+        tsquery = " & ".join(f"'{term}':*" for term in terms)
+        table = connection.ops.quote_name(Product._meta.db_table)
+        match = RawSQL(  # noqa: S611 - identifiers are ours; the search text is a parameter
+            f"{SEARCH_VECTOR_SQL.format(t=table)} @@ to_tsquery('simple'::regconfig, %s)",
+            [tsquery],
+            output_field=BooleanField(),
+        )
+        return queryset.filter(match)
+    # Elsewhere (SQLite): every word must occur in one of the fields.
+    for term in terms:
+        anywhere = Q()
+        for name in SEARCH_FIELDS:
+            anywhere |= Q(**{f"{name}__icontains": term})
+        queryset = queryset.filter(anywhere)
+    return queryset
+
+
+def filtered_products(filters: ProductFilters) -> QuerySet[Product]:
+    """Products matching every filter (no ordering, no columns chosen)."""
+    queryset = Product.objects.all()
+    if filters.active is not None:
+        queryset = queryset.filter(active=filters.active)
+    for name in (*FACET_FIELDS, "sku"):
+        values = getattr(filters, name)
+        if len(values) == 1:
+            queryset = queryset.filter(**{name: values[0]})
+        elif values:
+            queryset = queryset.filter(**{f"{name}__in": values})
+    if filters.price_min is not None:
+        queryset = queryset.filter(offer__price__gte=filters.price_min)
+    if filters.price_max is not None:
+        queryset = queryset.filter(offer__price__lte=filters.price_max)
+    terms = search_terms(filters.q)
+    if terms:
+        queryset = _search(queryset, terms)
+    return queryset
+
+
+def parse_ordering(value: str | None) -> tuple[str, ...]:
+    """`-price,title` to ("-price", "title"); an unknown name is a 400 naming the allowed ones."""
+    if not value or not value.strip():
+        return DEFAULT_ORDERING
+    keys = tuple(part.strip() for part in value.split(",") if part.strip())
+    for key in keys:
+        if key.removeprefix("-") not in ORDERINGS:
+            allowed = ", ".join(ORDERINGS)
+            raise DomainError(
+                f"Unknown ordering '{key}'. Allowed: {allowed} (prefix '-' for descending).",
+                code="invalid_ordering",
+                fields={"ordering": f"Allowed: {allowed}, each optionally prefixed with '-'."},
+            )
+    return keys
+
+
+def _unindexable(path: str) -> Any:
+    """The same sort key in a form no index serves (`x + 0`, `x || ''`), see `_order_by`."""
+    if path == "id":
+        return ExpressionWrapper(F(path) + Value(0), output_field=BigIntegerField())
+    if path == "offer__price":
+        return ExpressionWrapper(F(path) + Value(0), output_field=DecimalField())
+    if path in {"created_at", "updated_at"}:
+        return ExpressionWrapper(F(path) + Value(timedelta(0)), output_field=DateTimeField())
+    return Concat(F(path), Value(""), output_field=CharField())
+
+
+def _order_by(keys: Iterable[str], *, few: bool) -> list[OrderBy]:
+    """ORDER BY terms for the API's ordering keys, with a unique tie-breaker.
+
+    `few`: the filters leave few rows. The sort keys then take a form no index can serve, so
+    PostgreSQL fetches the few matching rows and sorts them, instead of walking an index in
+    the wanted order (e.g. the price index over every offer, through the join) and testing
+    each row against the filters until a page is full: measured 3 ms instead of 140 ms for
+    one brand ordered by price, 10 ms instead of 145 ms for a two-word search.
+    """
+    terms: list[OrderBy] = []
+    descending = True
+    for key in (*keys, None):
+        if key is None:  # a unique tie-breaker keeps pages stable
+            path = "id"
+        else:
+            descending = key.startswith("-")
+            path = ORDERINGS[key.removeprefix("-")]
+        expression = _unindexable(path) if few else F(path)
+        terms.append(OrderBy(expression, descending=descending))
+    return terms
+
+
+def _few(filters: ProductFilters, count: int) -> bool:
+    if connection.vendor != "postgresql":
+        return False  # SQLite's planner does not walk the indexes this way
+    limit = FEW_SEARCH_ROWS if search_terms(filters.q) else FEW_ROWS
+    return count <= limit
+
+
+def product_page(
+    *, filters: ProductFilters, ordering: tuple[str, ...], page: int, page_size: int
+) -> ProductPage:
+    """One page of products; a page past the last one is a 404 ("Invalid page")."""
+    queryset = filtered_products(filters)
+    count = cached_count(filters, queryset)
+    pages = max(1, math.ceil(count / page_size))
+    if page > pages:
+        raise DomainError(
+            f"Invalid page: page {page} is past the last page ({pages}).",
+            code="invalid_page",
+            status=404,
+        )
+    offset = (page - 1) * page_size
+    rows = (
+        queryset.select_related("offer")
+        .only(*LIST_FIELDS)
+        .order_by(*_order_by(ordering, few=_few(filters, count)))[offset : offset + page_size]
+    )
+    return ProductPage(items=list(rows), count=count, page=page, pages=pages, page_size=page_size)
+
+
+def product_detail(*, product_id: int | None = None, sku: str | None = None) -> Product:
+    """One product with its offer, by id or sku (inactive ones included: callers decide)."""
+    queryset = Product.objects.select_related("offer")
+    lookup: dict[str, Any] = {"pk": product_id} if product_id is not None else {"sku": sku}
+    product = queryset.filter(**lookup).first()
+    if product is None:
+        raise DomainError("No such product.", code="not_found", status=404)
+    return product
+
+
+def _facet(rows: Iterable[tuple[Any, int]]) -> Facet:
+    values = [FacetValue(value=str(value), count=count) for value, count in rows if value != ""]
+    values.sort(key=lambda item: (-item.count, item.value))
+    return Facet(values=values[:FACET_LIMIT], more=max(0, len(values) - FACET_LIMIT))
+
+
+def _grouped_facets(filters: ProductFilters, names: list[str]) -> tuple[int, dict[str, Facet]]:
+    """PostgreSQL: the total and the facets in `names` with one scan (GROUPING SETS)."""
+    base = filtered_products(filters).order_by().values_list(*names)
+    inner, params = base.query.sql_with_params()
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in names)
+    sets = ", ".join(f"({quote(name)})" for name in names)
+    grouping = ", ".join(f"GROUPING({quote(name)})" for name in names)
+    # The inner query is Django's own, with bound parameters; column names are ours.
+    sql = (
+        f"SELECT {columns}, {grouping}, COUNT(*) FROM ({inner}) AS base "  # noqa: S608
+        f"GROUP BY GROUPING SETS ({sets}, ())"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    width = len(names)
+    collected: dict[str, list[tuple[Any, int]]] = {name: [] for name in names}
+    total = 0
+    for row in rows:
+        values, flags, count = row[:width], row[width : 2 * width], row[-1]
+        grouped_by = [name for name, flag in zip(names, flags, strict=True) if flag == 0]
+        if not grouped_by:
+            total = count
+        else:
+            collected[grouped_by[0]].append((values[names.index(grouped_by[0])], count))
+    return total, {name: _facet(collected[name]) for name in names}
+
+
+def _counted_facets(filters: ProductFilters, names: list[str]) -> tuple[int, dict[str, Facet]]:
+    """Elsewhere (SQLite): the total and the facets in `names` from one pass over the rows.
+
+    One scan beats one GROUP BY per facet there: each of those scans the table again.
+    """
+    counters: dict[str, Counter[str]] = {name: Counter() for name in names}
+    total = 0
+    rows = filtered_products(filters).order_by().values_list(*names)
+    for row in rows.iterator(chunk_size=5000):
+        total += 1
+        for name, value in zip(names, row, strict=True):
+            counters[name][value] += 1
+    return total, {name: _facet(counters[name].items()) for name in names}
+
+
+def _single_facet(filters: ProductFilters, name: str) -> Facet:
+    rows = (
+        filtered_products(filters)
+        .order_by()
+        .values_list(name)
+        .annotate(n=Count("*"))  # COUNT(*), not COUNT(id): an index-only scan can answer it
+        .values_list(name, "n")
+    )
+    return _facet(rows)
+
+
+def product_facets(filters: ProductFilters) -> Facets:
+    """For each facet, its values with counts under every *other* active filter.
+
+    A facet's own filter is left out when counting it ("disjunctive" facets), so ticking
+    "Brand A" still shows how many products "Brand B" would add. Values are sorted by count,
+    then value; empty values are not shown; at most FACET_LIMIT values per facet.
+    """
+    free = [name for name in FACET_FIELDS if not getattr(filters, name)]
+    narrowed = [name for name in FACET_FIELDS if getattr(filters, name)]
+    facets: dict[str, Facet] = {}
+    if connection.vendor == "postgresql" and free:
+        total, facets = _grouped_facets(filters, free)
+    elif free:
+        total, facets = _counted_facets(filters, free)
+    else:
+        total = filtered_products(filters).count()
+    for name in narrowed:
+        facets[name] = _single_facet(filters.without(name), name)
+    return Facets(count=total, facets={name: facets[name] for name in FACET_FIELDS})
+
+
+def _cache_seconds() -> int:
+    return int(getattr(settings, "CATALOG_FACET_CACHE_SECONDS", FACET_CACHE_SECONDS))
+
+
+def _cache_key(kind: str, filters: ProductFilters) -> str:
+    generation = cache.get_or_set(_FACET_GENERATION_KEY, 0, timeout=None)
+    digest = hashlib.sha256(filters.cache_key().encode()).hexdigest()[:32]
+    return f"catalog:{kind}:{generation}:{digest}"
+
+
+def cached_count(filters: ProductFilters, queryset: QuerySet[Product]) -> int:
+    """How many products match, cached like the facets: the pages of one list share it."""
+    seconds = _cache_seconds()
+    if seconds <= 0:
+        return queryset.count()
+    key = _cache_key("count", filters)
+    count = cache.get(key)
+    if not isinstance(count, int):
+        count = queryset.count()
+        cache.set(key, count, timeout=seconds)
+    return count
+
+
+def forget_cached_facets() -> None:
+    """Start a new generation of cached facet counts and totals (after products changed)."""
+    try:
+        cache.incr(_FACET_GENERATION_KEY)
+    except ValueError:  # not in the cache yet (or evicted)
+        cache.set(_FACET_GENERATION_KEY, 1, timeout=None)
+
+
+def cached_product_facets(filters: ProductFilters) -> Facets:
+    """`product_facets`, cached for FACET_CACHE_SECONDS per distinct set of filters."""
+    seconds = _cache_seconds()
+    if seconds <= 0:
+        return product_facets(filters)
+    key = _cache_key("facets", filters)
+    facets = cache.get(key)
+    if not isinstance(facets, Facets):
+        facets = product_facets(filters)
+        cache.set(key, facets, timeout=seconds)
+    return facets
