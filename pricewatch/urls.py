@@ -9,7 +9,6 @@ from pricewatch.core import views as core_views
 from pricewatch.core.api import api
 from pricewatch.pricing.api import router as pricing_router
 from pricewatch.tracking.api import router as tracking_router
-from pricewatch.web import views as web_views
 
 api.add_router("/v1/", accounts_router)
 api.add_router("/v1/", catalog_router)
@@ -19,7 +18,7 @@ api.add_router("/v1/", tracking_router)
 api.add_router("/v1/", alerts_router)
 
 urlpatterns = [
-    path("", web_views.home, name="home"),
+    path("", include("pricewatch.web.urls")),
     path("health", core_views.health_view, name="health"),
     path("ready", core_views.ready_view, name="ready"),
     path("api/", api.urls),

@@ -1,0 +1,69 @@
+"""Template helpers for prices: money, change badges and inline SVG sparklines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+DASH = "\u2013"
+MINUS = "\u2212"
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "INR": "₹"}
+
+
+@register.filter
+def money(value: Decimal | None, currency: str = "") -> str:
+    """12.5, "EUR" -> "\u20ac12.50"; None -> a dash. Keeps a third decimal only when there."""
+    if value is None:
+        return DASH
+    places = Decimal("0.001") if value != value.quantize(Decimal("0.01")) else Decimal("0.01")
+    amount = f"{value.quantize(places, rounding=ROUND_HALF_UP):,}"
+    symbol = SYMBOLS.get(currency or "")
+    if symbol:
+        return f"{symbol}{amount}"
+    return f"{amount} {currency}".strip()
+
+
+@register.simple_tag
+def change_badge(change: Decimal | float | None) -> SafeString | str:
+    """A coloured "-35.0 %" badge for a fractional change (-0.35); green when cheaper."""
+    if change is None:
+        return ""
+    percent = Decimal(str(change)) * 100
+    if percent.copy_abs() < Decimal("0.05"):
+        return format_html('<span class="change">±0 %</span>')
+    kind, sign = ("down", MINUS) if percent < 0 else ("up", "+")
+    label = "cheaper than first seen" if percent < 0 else "dearer than first seen"
+    return format_html(
+        '<span class="change {}" title="{}">{}{} %</span>',
+        kind,
+        label,
+        sign,
+        f"{percent.copy_abs():.1f}",
+    )
+
+
+@register.simple_tag
+def sparkline(values: Sequence[Decimal | float | None], label: str = "") -> SafeString | str:
+    """An inline SVG polyline of `values` (gaps skipped), 100 by 28, for tables."""
+    points = [float(v) for v in values if v is not None]
+    if len(points) < 2:
+        return ""
+    low, high = min(points), max(points)
+    span = (high - low) or 1.0
+    step = 100 / (len(points) - 1)
+    coords = " ".join(
+        f"{index * step:.1f},{26 - (value - low) / span * 24:.1f}"
+        for index, value in enumerate(points)
+    )
+    return format_html(
+        '<svg class="spark" viewBox="0 0 100 28" role="img" aria-label="{}">'
+        '<polyline points="{}"/></svg>',
+        label or "price trend",
+        coords,
+    )
