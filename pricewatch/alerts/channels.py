@@ -7,16 +7,20 @@ down, slow, or answered 4xx) or `PermanentFailure` (it will not: the address was
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import smtplib
+import socket
 from types import TracebackType
 
 import apprise
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.validators import validate_email
 
+from pricewatch.core import fetch
 from pricewatch.core.errors import DomainError, PermanentFailure, TemporaryFailure
 
 logger = logging.getLogger(__name__)
@@ -58,10 +62,48 @@ def clean_apprise_url(value: str) -> str:
         scheme = value.split("://", 1)[0]
         reason = _last_line(captured.getvalue()) or f"'{scheme}://' is not a supported service."
         raise _invalid(f"Apprise cannot use this URL: {_redact(reason, value)}")
+    problem = private_destination(value)
+    if problem:
+        raise _invalid(problem)
     return value
 
 
+def private_destination(url: str) -> str | None:
+    """Why an Apprise URL must not be used, if it points at a private address.
+
+    Webhook-style services (json://, xml://, form://, self-hosted ntfy or gotify...) would
+    otherwise let a user make the worker call into our own network. Services whose "host" is a
+    token or a topic name do not resolve, and pass.
+    """
+    instance = apprise.Apprise.instantiate(url)
+    host = str(getattr(instance, "host", "") or "").strip("[]").lower()
+    if not host:
+        return None
+    port = getattr(instance, "port", None)
+    policy = fetch.AddressPolicy(settings.FETCH_ALLOW_NETWORKS)
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+            return f"Refusing to notify {host}: it is a local address."
+        if "." not in host or policy.host_allowed(host, port):
+            return None
+        try:
+            addresses = [str(info[4][0]) for info in socket.getaddrinfo(host, port or 443)]
+        except (OSError, UnicodeError):
+            return None  # not resolvable now; checked again before every send
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        reason = policy.reason(ip, port if isinstance(port, int) else None)
+        if reason:
+            return f"Refusing to notify {host}: it is a {reason}."
+    return None
+
+
 def send_apprise(url: str, *, title: str, body: str) -> None:
+    problem = private_destination(url)
+    if problem:
+        raise PermanentFailure(problem)
     notifier = apprise.Apprise()
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         if not notifier.add(url):

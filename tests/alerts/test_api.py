@@ -142,6 +142,10 @@ def test_anonymous_requests_are_401(api: Api) -> None:
         ({"kind": "apprise", "target": "example.com/hook"}, "needs a scheme"),
         ({"kind": "apprise", "target": "nosuchservice://abc"}, "Apprise cannot use this URL"),
         ({"kind": "apprise", "target": "tgram://not-a-token"}, "Apprise cannot use this URL"),
+        # Webhooks must not turn the worker against our own network.
+        ({"kind": "apprise", "target": "json://10.0.0.5:8080/hook"}, "private"),
+        ({"kind": "apprise", "target": "xml://169.254.169.254/latest"}, "link-local"),
+        ({"kind": "apprise", "target": "json://localhost:9000/x"}, "local address"),
     ],
 )
 def test_invalid_addresses_and_apprise_urls_are_refused_with_the_reason(
