@@ -457,6 +457,7 @@ def _convert_batch(
 ) -> list[FeedItem | RejectedItem | UnchangedItem]:
     tostring = etree.tostring
     blake2b = hashlib.blake2b
+    g_id = _RAW_ID_TAGS[0]
     digests: list[str] = []
     skus: list[str] = []
     for elem, _line in pending:
@@ -468,10 +469,17 @@ def _convert_batch(
             blake2b(tostring(elem, with_tail=False), digest_size=16, person=person).hexdigest()
         )
         sku = ""
-        for tag in _RAW_ID_TAGS:
-            text = elem.findtext(tag)
-            if text and (sku := text.strip()):
-                break
+        # Feeds nearly always open the item with g:id, which has the highest priority
+        # anyway: one child access instead of up to three ElementPath searches (~3 us).
+        first = elem[0] if len(elem) else None
+        if first is not None and first.tag == g_id and not len(first):
+            text = first.text
+            sku = text.strip() if text else ""
+        if not sku:
+            for tag in _RAW_ID_TAGS:
+                text = elem.findtext(tag)
+                if text and (sku := text.strip()):
+                    break
         skus.append(sku)
     stored = known([sku for sku in skus if sku]) if known is not None else {}
     results: list[FeedItem | RejectedItem | UnchangedItem] = []

@@ -12,6 +12,7 @@ enqueue their own work.
 from __future__ import annotations
 
 import logging
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -217,7 +218,7 @@ def create_offer_ids(new_offers: Sequence[NewOffer]) -> list[int]:
             if spec.observation is not None
         ]
         _insert_points(points)
-        _fold_into_days(points)
+        _fold_into_days(points, new_offers=True)
     return ids
 
 
@@ -347,31 +348,48 @@ def _datetime_adapter() -> Callable[[datetime], Any]:
     return adapted
 
 
-def _insert(model: type[models.Model], columns: Sequence[str], rows: list[list[Any]]) -> None:
+def bulk_insert(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT many rows of `model`: COPY on PostgreSQL, executemany elsewhere.
+
+    Django's psycopg backend binds parameters in Python, value by value; COPY streams rows
+    through psycopg's C adapters. Values must already be what the database stores (datetimes
+    adapted with the connection's ops on SQLite).
+    """
     if not rows:
         return
     ops = connection.ops
+    table = ops.quote_name(model._meta.db_table)
     names = ", ".join(ops.quote_name(column) for column in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    # Identifiers come from the model; every value is a bound parameter.
-    sql = f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Identifiers come from the model; the rows travel as COPY data, never as SQL.
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        # Identifiers come from the model; every value is a bound parameter.
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
         for start in range(0, len(rows), 10 * CHUNK):
             cursor.executemany(sql, rows[start : start + 10 * CHUNK])
 
 
 def _insert_offers(offers: list[_OfferRow]) -> None:
     fields = [_concrete(field) for field in Offer._meta.concrete_fields]
-    when = {field.attname for field in fields if isinstance(field, models.DateTimeField)}
+    values = operator.attrgetter(*(field.attname for field in fields))
+    when = [i for i, field in enumerate(fields) if isinstance(field, models.DateTimeField)]
     adapt = _datetime_adapter()
-    rows = [
-        [
-            adapt(value) if name in when and value is not None else value
-            for name, value in ((field.attname, getattr(offer, field.attname)) for field in fields)
-        ]
-        for offer in offers
-    ]
-    _insert(Offer, [field.column for field in fields], rows)
+    rows = []
+    for offer in offers:
+        row = list(values(offer))
+        for index in when:
+            if row[index] is not None:
+                row[index] = adapt(row[index])
+        rows.append(row)
+    bulk_insert(Offer, [field.column for field in fields], rows)
 
 
 def _insert_points(points: list[_PointRow]) -> list[int]:
@@ -393,7 +411,7 @@ def _insert_points(points: list[_PointRow]) -> list[int]:
         "availability",
         "method",
     ]
-    _insert(PricePoint, columns, rows)
+    bulk_insert(PricePoint, columns, rows)
     return ids
 
 
@@ -406,7 +424,7 @@ def _insert_changes(changes: list[PriceChange]) -> None:
         rows.append(
             [field.get_db_prep_save(getattr(change, field.attname), connection) for field in fields]
         )
-    _insert(PriceChange, [field.column for field in fields], rows)
+    bulk_insert(PriceChange, [field.column for field in fields], rows)
 
 
 def _apply(offer: Offer, observation: Observation) -> PriceChange | None:
@@ -510,8 +528,11 @@ def _save_offer_states(offers: list[Offer]) -> None:
         cursor.executemany(sql, rows)
 
 
-def _fold_into_days(points: Iterable[_PointRow]) -> None:
-    """Merge points into PriceDay rows: low / high widen, the latest point is the close."""
+def _fold_into_days(points: Iterable[_PointRow], *, new_offers: bool = False) -> None:
+    """Merge points into PriceDay rows: low / high widen, the latest point is the close.
+
+    For offers created in this transaction no day row can exist yet: a plain insert will do.
+    """
     days: dict[tuple[int, date], dict[str, Any]] = {}
     for offer_id, at, price, _regular, currency, availability, _method in points:
         if price is None:
@@ -569,6 +590,10 @@ def _fold_into_days(points: Iterable[_PointRow]) -> None:
         ]
         for (offer_id, day), values in days.items()
     ]
+    if new_offers:
+        columns = ["offer_id", "day", "low", "high", "close", "close_at", "currency"]
+        bulk_insert(PriceDay, [*columns, "availability", "points"], rows)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 

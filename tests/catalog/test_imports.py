@@ -157,6 +157,33 @@ def test_a_changed_price_is_recorded_through_the_price_history(tmp_path: Path) -
     assert PricePoint.objects.filter(offer=b.offer).count() == 1
 
 
+def test_a_fractional_price_that_did_not_move_records_no_new_point(tmp_path: Path) -> None:
+    # given a product whose price has cents (stored as a float by SQLite)
+    run(tmp_path, rss(item(sku="A", price="19.99 USD", sale_price="17.49 USD")), name="1.xml")
+
+    # when only its description changes
+    job = run(
+        tmp_path,
+        rss(item(sku="A", price="19.99 USD", sale_price="17.49 USD", description="New")),
+        name="2.xml",
+    )
+
+    # then it is updated without a price observation
+    assert (job.updated_count, job.unchanged_count) == (1, 0)
+    product = Product.objects.get(sku="A")
+    assert product.description == "New"
+    assert PricePoint.objects.filter(offer=product.offer).count() == 1
+
+
+def test_an_item_not_opening_with_its_id_is_still_recognised_as_unchanged(
+    tmp_path: Path,
+) -> None:
+    feed = rss("<g:title>Mug</g:title><g:price>5 USD</g:price><g:id>LATE</g:id>", item("B"))
+    run(tmp_path, feed, name="1.xml")
+    job = run(tmp_path, feed, name="2.xml")
+    assert (job.created_count, job.updated_count, job.unchanged_count) == (0, 0, 2)
+
+
 def test_availability_change_alone_is_a_price_observation(tmp_path: Path) -> None:
     run(tmp_path, rss(item(sku="A", availability="in_stock")), name="1.xml")
     run(tmp_path, rss(item(sku="A", availability="out_of_stock")), name="2.xml")
