@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django import template
 from django.utils.html import format_html
@@ -36,7 +37,7 @@ def change_badge(change: Decimal | float | None) -> SafeString | str:
         return ""
     percent = Decimal(str(change)) * 100
     if percent.copy_abs() < Decimal("0.05"):
-        return format_html('<span class="change">±0 %</span>')
+        return format_html('<span class="change">{}</span>', "±0 %")
     kind, sign = ("down", MINUS) if percent < 0 else ("up", "+")
     label = "cheaper than first seen" if percent < 0 else "dearer than first seen"
     return format_html(
@@ -67,3 +68,55 @@ def sparkline(values: Sequence[Decimal | float | None], label: str = "") -> Safe
         label or "price trend",
         coords,
     )
+
+
+# --- tracking pages ----------------------------------------------------------------------------
+
+STATUS_LABELS = {
+    "ok": "Price found",
+    "no_price": "No price found",
+    "unconfirmed": "Price not confirmed",
+    "error": "Check failed",
+}
+
+
+@register.filter
+def status_label(status: str) -> str:
+    """A page's last check status in plain words ("error" -> "Check failed")."""
+    return STATUS_LABELS.get(status or "", "Not checked yet")
+
+
+@register.filter
+def checking(item: Any) -> bool:
+    """Whether a watch item's page still waits for its first check."""
+    offer = item.offer
+    if offer.kind != "page":
+        return False
+    page = getattr(offer, "page", None)  # a missing Page raises an AttributeError subclass
+    return page is not None and page.last_checked_at is None
+
+
+@register.filter
+def rule_text(rule: Any) -> str:
+    """An alert rule in plain words: "Price at or below €20.00", "30 % below the first price"."""
+    kind = rule.kind
+    if kind == "drop_from_first":
+        return f"{_percent(rule.percent)} % or more below the first price"
+    if kind == "drop_from_previous":
+        return f"{_percent(rule.percent)} % or more below the previous price"
+    if kind == "target_price":
+        if rule.target_price is None:
+            return "At or below the item's target price"
+        currency = rule.item.offer.currency if rule.item_id else ""
+        return f"At or below {money(rule.target_price, currency)}"
+    if kind == "lowest_in_days":
+        return f"Lowest price in {rule.days} days"
+    if kind == "back_in_stock":
+        return "Back in stock"
+    return str(rule.get_kind_display())
+
+
+def _percent(value: Decimal | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value.normalize():f}"
