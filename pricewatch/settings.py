@@ -221,7 +221,7 @@ MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=2 * 1024 * 1024)
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # Paths under these prefixes take file uploads and may send up to MAX_UPLOAD_BYTES.
-UPLOAD_PATH_PREFIXES: tuple[str, ...] = ("/api/v1/imports",)
+UPLOAD_PATH_PREFIXES: tuple[str, ...] = ("/api/v1/imports", "/catalog/imports/")
 
 # --- CORS -----------------------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
