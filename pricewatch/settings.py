@@ -356,6 +356,9 @@ LOGGING = {
         "uvicorn.access": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
         "celery.app.trace": {"level": "WARNING"},
+        # The dispatcher ticks every few seconds: its "sending" and "received" lines are noise.
+        "celery.beat": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
         # One INFO line per fetched page is noise; our checks log what matters.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
