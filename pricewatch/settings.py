@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "pricewatch.web.context_processors.site",
             ],
         },
     },
@@ -288,10 +289,15 @@ CATALOG_NOTICE_QUIET_SECONDS = env.int("CATALOG_NOTICE_QUIET_SECONDS", default=1
 CATALOG_FACET_CACHE_SECONDS = env.int("CATALOG_FACET_CACHE_SECONDS", default=30)
 
 # --- Tracking -------------------------------------------------------------------------------
+# `pricewatch run` starts the demo shop beside the site, so a first visitor can track a product
+# without the internet; the fetcher may reach that one address (FETCH_ALLOW_NETWORKS below).
+DEMO_SHOP_PORT = env.int("DEMO_SHOP_PORT", default=8001)
+RUN_DEMO_SHOP = env.bool("RUN_DEMO_SHOP", default=EMBEDDED)
+DEMO_SHOP_URL = f"http://127.0.0.1:{DEMO_SHOP_PORT}/" if RUN_DEMO_SHOP else ""
 # Addresses the fetcher may reach although they are not public: CIDRs, host names, or host:port
 # (the embedded default lets the demo shop in, and nothing else on this machine).
 FETCH_ALLOW_NETWORKS = env.list(
-    "FETCH_ALLOW_NETWORKS", default=["127.0.0.1:8001"] if EMBEDDED else []
+    "FETCH_ALLOW_NETWORKS", default=[f"127.0.0.1:{DEMO_SHOP_PORT}"] if EMBEDDED else []
 )
 FETCH_RESPECT_ROBOTS = env.bool("FETCH_RESPECT_ROBOTS", default=True)
 FETCH_PROXY = env.str("FETCH_PROXY", default="") or None
@@ -309,7 +315,7 @@ TRACKING_CHECK_LEASE_SECONDS = env.int("TRACKING_CHECK_LEASE_SECONDS", default=6
 TRACKING_CHECK_NOW_RATE = env.str("TRACKING_CHECK_NOW_RATE", default="10/m")
 # Pages leased per dispatcher tick: more would wait in the queue while their leases run out.
 TRACKING_DISPATCH_MAX_PAGES = env.int("TRACKING_DISPATCH_MAX_PAGES", default=5000)
-DEMO_SHOP_PORT = env.int("DEMO_SHOP_PORT", default=8001)
+
 
 # --- Admin bootstrap ------------------------------------------------------------------------
 PRICEWATCH_ADMIN_EMAIL = env.str("PRICEWATCH_ADMIN_EMAIL", default="")

@@ -74,8 +74,10 @@ def test_createadmin_creates_then_updates_a_verified_admin() -> None:
     assert User.objects.count() == 1
 
 
-def test_run_starts_web_worker_and_scheduler_and_ctrl_c_stops_them(tmp_path: Path) -> None:
-    port = free_port()
+def test_run_starts_web_worker_scheduler_and_demo_shop_and_ctrl_c_stops_them(
+    tmp_path: Path,
+) -> None:
+    port, shop_port = free_port(), free_port()
     # The embedded mode, whatever mode this suite runs in: no scale variables, no given secrets.
     scale_only = {
         "DATABASE_URL",
@@ -91,6 +93,7 @@ def test_run_starts_web_worker_and_scheduler_and_ctrl_c_stops_them(tmp_path: Pat
         PRICEWATCH_ADMIN_EMAIL="admin@example.com",
         PRICEWATCH_ADMIN_PASSWORD="admin pass phrase",
         DISPATCH_INTERVAL_SECONDS="1",
+        DEMO_SHOP_PORT=str(shop_port),
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "pricewatch", "run", "--port", str(port)],
@@ -111,6 +114,8 @@ def test_run_starts_web_worker_and_scheduler_and_ctrl_c_stops_them(tmp_path: Pat
         assert login.status_code == 200  # the admin from the environment exists and is verified
         assert (tmp_path / "var" / "secret_key").exists()
         assert (tmp_path / "var" / "jwt_private_key.pem").exists()
+        shop = _wait_for(f"http://127.0.0.1:{shop_port}/", timeout=30)
+        assert "/products/" in shop.text  # the demo shop, to track without the internet
         time.sleep(3)  # let the scheduler tick the dispatcher through the worker
     finally:
         process.send_signal(signal.SIGINT)

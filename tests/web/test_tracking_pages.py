@@ -123,6 +123,17 @@ def test_a_new_user_is_guided_to_create_a_first_list(client: Any, owner: Any) ->
     assert response["Location"] == f"/watchlists/{watchlist.pk}/"
 
 
+@pytest.mark.parametrize("shop_url", ["http://127.0.0.1:8001/", ""])
+def test_a_new_user_is_pointed_to_the_demo_shop_when_it_runs(
+    client: Any, owner: Any, settings: Any, shop_url: str
+) -> None:
+    settings.DEMO_SHOP_URL = shop_url  # `pricewatch run` serves it in the embedded mode
+
+    text = _text(client.get("/"))
+
+    assert ('href="http://127.0.0.1:8001/"' in text) == bool(shop_url)
+
+
 def test_the_dashboard_shows_lists_drops_and_failing_pages(client: Any, owner: Any) -> None:
     watchlist = make_watchlist(owner, "Kitchen")
     dropped = make_page(price="100.00", title="Toaster")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
@@ -28,8 +29,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--concurrency", type=int, default=2, help="Worker processes (default 2)."
         )
+        parser.add_argument(
+            "--demo-shop",
+            action=argparse.BooleanOptionalAction,
+            default=settings.RUN_DEMO_SHOP,
+            help=f"Also serve the demo shop on 127.0.0.1:{settings.DEMO_SHOP_PORT} "
+            "(default: on in the embedded mode; RUN_DEMO_SHOP, DEMO_SHOP_PORT).",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, concurrency: int, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        concurrency: int,
+        demo_shop: bool,
+        **options: Any,
+    ) -> None:
         self.stdout.write("Applying database migrations…")
         call_command("migrate", interactive=False, verbosity=0)
         admin = accounts.ensure_admin_from_settings()
@@ -38,6 +54,8 @@ class Command(BaseCommand):
             "web": [*python, "web", "--host", host, "--port", str(port)],
             "worker": [*python, "worker", "--beat", "--concurrency", str(concurrency)],
         }
+        if demo_shop:
+            commands["demo shop"] = [*python, "demo-shop", "--port", str(settings.DEMO_SHOP_PORT)]
         children = {name: subprocess.Popen(argv) for name, argv in commands.items()}
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
         self.stdout.write(
@@ -45,6 +63,12 @@ class Command(BaseCommand):
                 f"\npricewatch is running at http://{shown_host}:{port}/   (Ctrl-C stops it)\n"
                 f"  data: {settings.VAR_DIR}   mail: {settings.MAIL_DIR}"
                 + (f"   admin: {admin.email}" if admin else "")
+                + (
+                    f"\n  demo shop: http://127.0.0.1:{settings.DEMO_SHOP_PORT}/   (track its "
+                    "products without the internet)"
+                    if demo_shop
+                    else ""
+                )
                 + "\n"
             )
         )
@@ -59,11 +83,20 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         exit_code = 0
         while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    self.stderr.write(f"{name} exited with status {child.returncode}; stopping.")
-                    exit_code = child.returncode or 1
-                    stopping = True
+            for name, child in list(children.items()):
+                if child.poll() is None:
+                    continue
+                if name == "demo shop":
+                    # A nice-to-have: its port may be taken. The site runs on without it.
+                    self.stderr.write(
+                        f"the demo shop exited (status {child.returncode}; is port "
+                        f"{settings.DEMO_SHOP_PORT} taken?); pricewatch runs on without it."
+                    )
+                    del children[name]
+                    continue
+                self.stderr.write(f"{name} exited with status {child.returncode}; stopping.")
+                exit_code = child.returncode or 1
+                stopping = True
             time.sleep(0.2)
         self._stop_all(children)
         if exit_code:
