@@ -598,10 +598,13 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 class _LeanAssignment:
     """httpcore's request-to-connection assignment without its quadratic scans.
 
-    httpcore 1.0 rebuilds a list of every connection for each idle connection (to count them
-    against the keep-alive limit) and lists all candidates for each queued request, on every
-    request start and end. With the dozens of pooled connections a batch of checks keeps, that
-    was most of a check's CPU. Same decisions, in one pass each; mixed into the pools below.
+    httpcore 1.0, on every request start and end, asks every pooled connection whether it has
+    expired (for an idle HTTP/1.1 connection that is a poll() and a getpeername() on its
+    socket), counts the idle ones once per idle connection, and lists all candidates for each
+    queued request. With the dozens of connections a batch of checks keeps, that was most of a
+    check's CPU. Here expiry is checked only on the idle connection about to be reused (an
+    expired one is closed and the search goes on), and the keep-alive limit is applied in one
+    pass; the pool makes the same choices otherwise. Mixed into the pools below.
     """
 
     _connections: list[Any]
@@ -615,40 +618,35 @@ class _LeanAssignment:
 
     def _assign_requests_to_connections(self) -> list[Any]:
         closing: list[Any] = []
-        kept: list[Any] = []
-        for connection in self._connections:
-            if connection.is_closed():
-                continue
-            if connection.has_expired():
-                closing.append(connection)
-            else:
-                kept.append(connection)
-        # Close idle connections until the pool is within the keep-alive limit.
-        surplus = len(kept) - self._max_keepalive_connections
+        live = [connection for connection in self._connections if not connection.is_closed()]
+        idle = [connection for connection in live if connection.is_idle()]
+        surplus = len(idle) - self._max_keepalive_connections
         if surplus > 0:
-            survivors = []
-            for connection in kept:
-                if surplus > 0 and connection.is_idle():
-                    closing.append(connection)
-                    surplus -= 1
-                else:
-                    survivors.append(connection)
-            kept = survivors
-        self._connections[:] = kept
+            # Close the oldest idle connections until the pool is within the keep-alive limit.
+            dropped = {id(connection) for connection in idle[:surplus]}
+            closing.extend(idle[:surplus])
+            live = [connection for connection in live if id(connection) not in dropped]
+        self._connections[:] = live
 
         for pool_request in [request for request in self._requests if request.is_queued()]:
             origin = pool_request.request.url.origin
-            connection = next(
-                (c for c in self._connections if c.can_handle_request(origin) and c.is_available()),
-                None,
-            )
+            connection = None
+            for candidate in list(self._connections):
+                if not (candidate.can_handle_request(origin) and candidate.is_available()):
+                    continue
+                if candidate.is_idle() and candidate.has_expired():
+                    self._connections.remove(candidate)
+                    closing.append(candidate)
+                    continue
+                connection = candidate
+                break
             if connection is None:
                 if len(self._connections) >= self._max_connections:
-                    idle = next((c for c in self._connections if c.is_idle()), None)
-                    if idle is None:
+                    spare = next((c for c in self._connections if c.is_idle()), None)
+                    if spare is None:
                         continue  # stays queued until a connection frees up
-                    self._connections.remove(idle)
-                    closing.append(idle)
+                    self._connections.remove(spare)
+                    closing.append(spare)
                 connection = self.create_connection(origin)
                 self._connections.append(connection)
             pool_request.assign_to_connection(connection)
