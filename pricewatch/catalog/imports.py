@@ -43,7 +43,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from pricewatch.catalog import feeds, prices
+from pricewatch.catalog import feeds, prices, selectors
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
 from pricewatch.core.errors import DomainError
 from pricewatch.pricing import services as pricing
@@ -284,6 +284,9 @@ def run_import(job_id: int, *, progress: ProgressCallback | None = None) -> Impo
                 duplicate_count=counts.duplicate,
             )
             _notify_after_commit(job_id)
+            if not job.dry_run and (counts.created or counts.updated):
+                # Cached facet counts and list totals would lag behind the catalog otherwise.
+                transaction.on_commit(selectors.forget_cached_facets)
     except Exception:
         logger.exception("import %s crashed", job_id)
         _fail(job, "The import failed unexpectedly; see the server log.")

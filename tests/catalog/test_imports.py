@@ -552,3 +552,19 @@ def test_an_upload_over_the_limit_is_refused_and_not_kept(settings: Any, tmp_pat
     assert stream.read_bytes <= imports.COPY_CHUNK
     assert list((tmp_path / "imports").iterdir()) == []
     assert not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the cache is cleared after commit
+def test_an_import_refreshes_cached_facet_counts_at_once(tmp_path: Path) -> None:
+    # given facet counts cached before an import
+    from pricewatch.catalog import selectors
+
+    run(tmp_path, rss(item(sku="A", brand="Hydra")), name="first.xml")
+    filters = selectors.ProductFilters()
+    assert selectors.cached_product_facets(filters).count == 1
+
+    # when another product arrives through a feed
+    run(tmp_path, rss(item(sku="A", brand="Hydra"), item(sku="B", brand="Acme")), name="two.xml")
+
+    # then the counts show it without waiting for the cache to expire
+    assert selectors.cached_product_facets(filters).count == 2
