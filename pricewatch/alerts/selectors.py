@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from pricewatch.accounts.models import User
 from pricewatch.alerts.models import AlertRule, Channel, Notification
 from pricewatch.core.errors import DomainError
+from pricewatch.tracking.models import WatchItem
 
 
 def _not_found(what: str, pk: int) -> DomainError:
@@ -22,6 +23,17 @@ def rules_for(
     if watchlist_id is not None:
         rules = rules.filter(watchlist_id=watchlist_id)
     return rules
+
+
+def rules_applying_to(user: User, item: WatchItem) -> list[AlertRule]:
+    """The rules that apply to an item: its own, its list's, and those for all items."""
+    return list(
+        rules_for(user)
+        .filter(
+            Q(item_id=item.pk) | Q(watchlist_id=item.watchlist_id) | Q(scope=AlertRule.Scope.ALL)
+        )
+        .select_related("item__offer")
+    )
 
 
 def rule_for(user: User, rule_id: int) -> AlertRule:

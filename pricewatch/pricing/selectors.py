@@ -8,6 +8,7 @@ Who may read an offer (its detail and history):
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -17,7 +18,7 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from pricewatch.core.errors import DomainError
-from pricewatch.pricing.models import Offer, PriceDay, PricePoint
+from pricewatch.pricing.models import Availability, Offer, PriceDay, PricePoint
 
 PUBLIC_KINDS = (Offer.Kind.CATALOG, Offer.Kind.SERVICE)
 MAX_RAW_POINTS = 10_000
@@ -253,3 +254,41 @@ def history(
         status=422,
         fields={"interval": "raw or day."},
     )
+
+
+def daily_closes(offer_ids: list[int], *, days: int) -> dict[int, list[Decimal]]:
+    """The last `days` daily closes of many offers (sparklines), in one query, oldest first."""
+    if not offer_ids:
+        return {}
+    since = datetime.now(UTC).date() - timedelta(days=days - 1)
+    closes: dict[int, list[Decimal]] = defaultdict(list)
+    rows = (
+        PriceDay.objects.filter(offer_id__in=offer_ids, day__gte=since)
+        .order_by("offer_id", "day")
+        .values_list("offer_id", "close")
+    )
+    for offer_id, close in rows:
+        closes[offer_id].append(close)
+    return closes
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    availability: str
+    label: str
+    start: date
+    end: date
+
+
+def availability_periods(offer: Offer) -> list[Period]:
+    """Runs of days with the same availability (from the daily roll-up), newest first."""
+    labels = dict(Availability.choices)
+    periods: list[Period] = []
+    rows = PriceDay.objects.filter(offer=offer).order_by("day").values_list("day", "availability")
+    for day, availability in rows:
+        if periods and periods[-1].availability == availability:
+            last = periods[-1]
+            periods[-1] = Period(last.availability, last.label, last.start, day)
+        else:
+            periods.append(Period(availability, str(labels.get(availability, "")), day, day))
+    return periods[::-1]

@@ -14,7 +14,7 @@ from django.db.models.functions import Lower
 from pricewatch.accounts.models import User
 from pricewatch.core.errors import DomainError
 from pricewatch.pricing.models import Offer
-from pricewatch.tracking.models import Check, WatchItem, Watchlist
+from pricewatch.tracking.models import Check, Page, WatchItem, Watchlist
 
 ITEM_ORDERINGS: dict[str, tuple[str, ...]] = {
     "created": ("created_at", "id"),
@@ -130,3 +130,26 @@ def name_taken(user: User, name: str, *, exclude: int | None = None) -> bool:
     if exclude is not None:
         query = query.exclude(pk=exclude)
     return query.exists()
+
+
+# Check outcomes that mean a page needs the user's attention.
+FAILING = (Check.Status.ERROR, Check.Status.NO_PRICE, Check.Status.UNCONFIRMED)
+
+
+def failing_items_for(user: User) -> QuerySet[WatchItem]:
+    """The user's items whose page's last check failed, most recent first."""
+    return (
+        items_for(user)
+        .filter(offer__page__last_status__in=FAILING)
+        .order_by("-offer__page__last_checked_at", "id")
+    )
+
+
+def last_checked_page_for(user: User) -> Page | None:
+    """The most recently checked page on any of the user's lists."""
+    return (
+        Page.objects.filter(offer__watchers__watchlist__owner=user, last_checked_at__isnull=False)
+        .select_related("offer")
+        .order_by("-last_checked_at")
+        .first()
+    )

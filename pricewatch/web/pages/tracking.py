@@ -16,7 +16,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, URLResolver, path, reverse
@@ -30,10 +29,10 @@ from pricewatch.alerts import services as alert_services
 from pricewatch.alerts.models import AlertRule
 from pricewatch.core.errors import DomainError
 from pricewatch.pricing import selectors as pricing_selectors
-from pricewatch.pricing.models import Availability, Offer, PriceDay
+from pricewatch.pricing.models import Offer
 from pricewatch.tracking import schedule as schedules
 from pricewatch.tracking import selectors, services
-from pricewatch.tracking.models import Check, Page, WatchItem, Watchlist
+from pricewatch.tracking.models import Page, WatchItem, Watchlist
 from pricewatch.web import forms
 from pricewatch.web.templatetags import pricewatch_tags
 
@@ -43,7 +42,6 @@ DASHBOARD_DROPS = 5
 CHECK_LOG_SIZE = 20
 PREVIEW_RUNS = 8
 # Statuses of a page's last check that need the owner's attention.
-FAILING = (Check.Status.ERROR, Check.Status.NO_PRICE, Check.Status.UNCONFIRMED)
 CHART_RANGES = {"7d": 7, "30d": 30, "1y": 365, "all": None}
 
 
@@ -93,24 +91,10 @@ def _page_of(offer: Offer) -> Page | None:
         return None
 
 
-def sparklines(offer_ids: list[int], *, days: int = SPARKLINE_DAYS) -> dict[int, list[Decimal]]:
-    """The last `days` daily closes of many offers, in one query (oldest first)."""
-    if not offer_ids:
-        return {}
-    since = timezone.now().astimezone(UTC).date() - timedelta(days=days - 1)
-    closes: dict[int, list[Decimal]] = defaultdict(list)
-    rows = (
-        PriceDay.objects.filter(offer_id__in=offer_ids, day__gte=since)
-        .order_by("offer_id", "day")
-        .values_list("offer_id", "close")
-    )
-    for offer_id, close in rows:
-        closes[offer_id].append(close)
-    return closes
-
-
 def _with_sparklines(items: list[WatchItem]) -> list[WatchItem]:
-    series = sparklines(sorted({item.offer_id for item in items}))
+    series = pricing_selectors.daily_closes(
+        sorted({item.offer_id for item in items}), days=SPARKLINE_DAYS
+    )
     for item in items:
         item.spark = series.get(item.offer_id, [])  # type: ignore[attr-defined]
     return items
@@ -166,17 +150,8 @@ def home(request: HttpRequest) -> HttpResponse:
             :DASHBOARD_DROPS
         ]
     )
-    attention = list(
-        selectors.items_for(user)
-        .filter(offer__page__last_status__in=FAILING)
-        .order_by("-offer__page__last_checked_at", "id")[:10]
-    )
-    last_checked = (
-        Page.objects.filter(offer__watchers__watchlist__owner=user, last_checked_at__isnull=False)
-        .select_related("offer")
-        .order_by("-last_checked_at")
-        .first()
-    )
+    attention = list(selectors.failing_items_for(user)[:10])
+    last_checked = selectors.last_checked_page_for(user)
     context = {
         "lists": lists,
         "item_total": sum(getattr(wl, "item_count", 0) for wl in lists),
@@ -496,39 +471,6 @@ def item_rule(request: HttpRequest, item_id: int) -> HttpResponse:
 # --- the item page -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
-    availability: str
-    label: str
-    start: date
-    end: date
-
-
-def availability_periods(offer: Offer) -> list[Period]:
-    """Runs of days with the same availability (from the daily roll-up), newest first."""
-    labels = dict(Availability.choices)
-    periods: list[Period] = []
-    rows = PriceDay.objects.filter(offer=offer).order_by("day").values_list("day", "availability")
-    for day, availability in rows:
-        if periods and periods[-1].availability == availability:
-            last = periods[-1]
-            periods[-1] = Period(last.availability, last.label, last.start, day)
-        else:
-            periods.append(Period(availability, str(labels.get(availability, "")), day, day))
-    return periods[::-1]
-
-
-def _item_rules(user: User, item: WatchItem) -> list[AlertRule]:
-    """The rules that apply to this item: its own, its list's, and those for all items."""
-    return list(
-        alert_selectors.rules_for(user)
-        .filter(
-            Q(item_id=item.pk) | Q(watchlist_id=item.watchlist_id) | Q(scope=AlertRule.Scope.ALL)
-        )
-        .select_related("item__offer")
-    )
-
-
 @login_required
 @require_GET
 def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
@@ -541,8 +483,8 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
         "page": _page_of(offer),
         "checking": pricewatch_tags.checking(item),
         "checks": list(selectors.checks_for(item)[:CHECK_LOG_SIZE]),
-        "periods": availability_periods(offer),
-        "rules": _item_rules(user, item),
+        "periods": pricing_selectors.availability_periods(offer),
+        "rules": alert_selectors.rules_applying_to(user, item),
         "edit_form": forms.ItemEditForm(
             initial={"target_price": item.target_price, "note": item.note}
         ),
