@@ -270,7 +270,9 @@ def test_chart_json_for_a_week_has_every_observation(client: Client) -> None:
     # every observation: the first price (now) and the three back-dated ones
     assert sorted(data["series"][0]["values"]) == ["22.00", "23.00", "24.00", "25.00"]
     assert len(data["t"]) == 4
-    assert len(daily["t"]) <= 2  # daily closes: at most two UTC days
+    # daily closes (at most two UTC days), then the current price drawn on to now
+    assert len(daily["t"]) <= 3
+    assert daily["series"][0]["values"][-1] == "22.00"
     assert bad.status_code == 400
 
 

@@ -323,12 +323,16 @@ def chart_payload(offer: Offer, range_name: str, now: datetime) -> dict[str, Any
             raise
         history = pricing.history(offer, start=start, end=now, interval="day", now=now)
     column = "price" if history.interval == "raw" else "close"
+    times = [_unix(value) for value in history.columns.get("t", [])]
+    values = list(history.columns.get(column, []))
+    if times and offer.price is not None and int(now.timestamp()) - times[-1] >= 3600:
+        # The price holds until now: draw the line up to today, not to the last change.
+        times.append(int(now.timestamp()))
+        values.append(pricing.money(offer.price))
     return {
         "currency": history.currency or offer.currency,
-        "t": [_unix(value) for value in history.columns.get("t", [])],
-        "series": [
-            {"label": offer.shop or "Price", "values": history.columns.get(column, [])},
-        ],
+        "t": times,
+        "series": [{"label": offer.shop or "Price", "values": values}],
         "first": pricing.money(offer.first_price),
         "lowest": pricing.money(offer.lowest_price),
         "highest": pricing.money(offer.highest_price),

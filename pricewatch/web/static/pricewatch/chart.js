@@ -72,7 +72,19 @@
       height: 300,
       series: series,
       axes: [{}, { size: 80, values: function (u, values) { return values.map(fmt); } }],
-      scales: { x: { time: true } },
+      scales: {
+        x: {
+          time: true,
+          // Points seconds apart (a product just added) would otherwise be padded by uPlot
+          // into an axis years long: show at least an hour around them.
+          range: function (u, min, max) {
+            var times = u.data[0];
+            var first = times[0];
+            var last = times[times.length - 1];
+            return last - first < 3600 ? [first - 1800, last + 1800] : [min, max];
+          },
+        },
+      },
       cursor: { drag: { x: true, y: false } },
     };
     el._plot = new uPlot(options, columns, el);
