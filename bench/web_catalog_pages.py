@@ -18,10 +18,7 @@ through Django's test client (middleware, session, template), as the server does
 from __future__ import annotations
 
 import os
-import statistics
 import sys
-import tempfile
-import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,31 +27,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import web_pages  # noqa: E402  (the sibling benchmark: database set-up and timing)
+
 PRODUCTS = 1000
 NOTIFICATIONS = 1000
-RUNS = 40
+RUNS = web_pages.RUNS
 BRANDS = ("Hydra", "Mugsy", "Steelworks", "Kettleworks", "Brewmaster")
 COLOURS = ("blue", "green", "red", "white", "black", "grey")
 
 
 def setup() -> tuple[Any, str]:
-    var = tempfile.mkdtemp(prefix="pricewatch-bench-web-catalog-")
-    os.environ["PRICEWATCH_VAR_DIR"] = var
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    import django
-
-    django.setup()
+    connection, old_name = web_pages.setup("web-catalog")
     from django.conf import settings
-    from django.db import connection
-    from django.test.utils import setup_test_environment
 
-    setup_test_environment()
-    settings.CATALOG_FACET_CACHE_SECONDS = 0
-    test = connection.settings_dict["TEST"]
-    sqlite = connection.vendor == "sqlite"
-    test["NAME"] = str(Path(var) / "bench.sqlite3") if sqlite else "pricewatch_bench_web_catalog"
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    settings.CATALOG_FACET_CACHE_SECONDS = 0  # measure the pages, not the cache
     return connection, old_name
 
 
@@ -146,18 +132,6 @@ def build(folder: Path) -> tuple[Any, int, int]:
     return user, product.pk, job.pk
 
 
-def timed(client: Any, url: str) -> tuple[float, int]:
-    timings = []
-    size = 0
-    for _ in range(RUNS):
-        began = time.perf_counter()
-        response = client.get(url)
-        timings.append((time.perf_counter() - began) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-        size = len(response.content)
-    return statistics.median(timings), size
-
-
 def main() -> None:
     connection, old_name = setup()
     try:
@@ -185,7 +159,7 @@ def main() -> None:
         ]:
             if label == "catalog htmx partial":
                 browser.defaults.update(HTTP_HX_REQUEST="true", HTTP_HX_TARGET="catalog-results")
-            p50, size = timed(browser, url)
+            p50, size = web_pages.timed(browser, url)
             browser.defaults.pop("HTTP_HX_REQUEST", None)
             browser.defaults.pop("HTTP_HX_TARGET", None)
             print(f"{label:30} {p50:7.1f} ms  {size / 1024:7.1f} KB")

@@ -31,8 +31,9 @@ ITEMS = 1000
 RUNS = 40
 
 
-def setup() -> tuple[Any, str]:
-    var = tempfile.mkdtemp(prefix="pricewatch-bench-web-")
+def setup(name: str = "web") -> tuple[Any, str]:
+    """A throw-away test database (SQLite file or pricewatch_bench_<name>) with Django set up."""
+    var = tempfile.mkdtemp(prefix=f"pricewatch-bench-{name}-")
     os.environ["PRICEWATCH_VAR_DIR"] = var
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     import django
@@ -45,7 +46,8 @@ def setup() -> tuple[Any, str]:
 
     test = connection.settings_dict["TEST"]
     sqlite = connection.vendor == "sqlite"
-    test["NAME"] = str(Path(var) / "bench.sqlite3") if sqlite else "pricewatch_bench_web"
+    database = "pricewatch_bench_" + name.replace("-", "_")
+    test["NAME"] = str(Path(var) / "bench.sqlite3") if sqlite else database
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     return connection, old_name
@@ -102,6 +104,7 @@ def build() -> tuple[Any, int, int]:
 
 
 def timed(client: Any, url: str) -> tuple[float, int]:
+    """Median milliseconds of RUNS GETs of `url`, and the answer's size in bytes."""
     timings = []
     size = 0
     for _ in range(RUNS):

@@ -23,6 +23,7 @@ from pricewatch.catalog.feeds import (
     latest_by_sku,
     parse_feed,
 )
+from tests.catalog.hostile import BILLION_LAUGHS, QUADRATIC_BLOWUP, passwd_line, xxe
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
 G = "http://base.google.com/ns/1.0"
@@ -641,50 +642,10 @@ def test_feed_error_str_includes_position() -> None:
 # Security: DTDs, entities, external resources
 # --------------------------------------------------------------------------------------------
 
-BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE rss [
-  <!ENTITY lol "lol">
-  <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
-  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
-  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
-  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
-  <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
-  <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
-  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
-  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
-  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<rss xmlns:g="http://base.google.com/ns/1.0"><channel><item>
-<g:id>1</g:id><g:title>&lol9;</g:title><g:price>1 USD</g:price>
-</item></channel></rss>
-"""
-
-QUADRATIC_BLOWUP = (
-    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "'
-    + b"x" * 100_000
-    + b'">]><rss xmlns:g="http://base.google.com/ns/1.0"><channel><item><g:id>1</g:id>'
-    + b"<g:title>"
-    + b"&a;" * 20_000
-    + b"</g:title><g:price>1 USD</g:price></item></channel></rss>"
-)
-
-
-def _passwd_marker() -> str:
-    # A line that is certainly in /etc/passwd on the test machine.
-    return Path("/etc/passwd").read_text().splitlines()[0]
-
-
-def _xxe(system_id: str, prolog: str = '<?xml version="1.0"?>\n') -> bytes:
-    return (
-        f'{prolog}<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{system_id}">]>\n'
-        f'<rss xmlns:g="{G}"><channel><item><g:id>1</g:id><g:title>&xxe;</g:title>'
-        "<g:description>&xxe;</g:description><g:price>1 USD</g:price></item></channel></rss>"
-    ).encode()
-
 
 @pytest.mark.parametrize(
     "doc",
-    [BILLION_LAUGHS, QUADRATIC_BLOWUP, _xxe("file:///etc/passwd")],
+    [BILLION_LAUGHS, QUADRATIC_BLOWUP, xxe("file:///etc/passwd")],
     ids=["billion-laughs", "quadratic-blowup", "xxe-file"],
 )
 def test_entity_attacks_are_refused_as_dtd(doc: bytes) -> None:
@@ -699,9 +660,9 @@ def test_entity_attacks_are_refused_as_dtd(doc: bytes) -> None:
 def test_xxe_never_reads_local_files_even_behind_a_long_prolog() -> None:
     # given a DOCTYPE hidden behind a comment longer than the first read chunk, so that only
     # libxml2's own view of the document can notice it
-    marker = _passwd_marker()
+    marker = passwd_line()
     prolog = '<?xml version="1.0"?>\n<!--' + "x" * 300_000 + "-->\n"
-    doc = _xxe("file:///etc/passwd", prolog=prolog)
+    doc = xxe("file:///etc/passwd", prolog=prolog)
 
     # when parsed
     with pytest.raises(FeedError) as caught:
@@ -721,7 +682,7 @@ def test_parameter_entities_and_utf16_doctypes_are_refused() -> None:
     ).encode("utf-16")
     error = feed_error(doc)
     assert "DTDs are not allowed" in error.message
-    assert _passwd_marker() not in str(error)
+    assert passwd_line() not in str(error)
 
 
 @pytest.fixture
@@ -761,7 +722,7 @@ def test_nothing_is_fetched_over_the_network(
     base, requests = http_server
     docs = {
         "external-dtd": f'<!DOCTYPE rss SYSTEM "{base}/evil.dtd"><rss><channel/></rss>',
-        "external-entity": _xxe(f"{base}/entity", prolog="").decode(),
+        "external-entity": xxe(f"{base}/entity", prolog="").decode(),
         "parameter-entity": f'<!DOCTYPE rss [<!ENTITY % p SYSTEM "{base}/p"> %p;]><rss/>',
     }
 
@@ -788,7 +749,7 @@ def test_xinclude_is_not_processed() -> None:
 
     # then it stays an inert (empty) element
     item = valid(doc)
-    assert _passwd_marker() not in repr(item)
+    assert passwd_line() not in repr(item)
 
 
 def test_doctype_text_inside_cdata_is_just_text() -> None:

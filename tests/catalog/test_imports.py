@@ -14,6 +14,7 @@ import pytest
 from pricewatch.catalog import imports
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
 from pricewatch.pricing.models import Offer, PriceChange, PriceDay, PricePoint
+from tests.catalog.hostile import BILLION_LAUGHS, DECLARATION, QUADRATIC_BLOWUP, passwd_line, xxe
 
 G = "http://base.google.com/ns/1.0"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
@@ -366,39 +367,6 @@ def test_invalid_items_are_rejected_and_the_rest_imports(
 # Bad documents: the job fails with a position and nothing changes
 # --------------------------------------------------------------------------------------------
 
-BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE rss [
-  <!ENTITY lol "lol">
-  <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
-  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
-  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
-  <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
-]>
-<rss xmlns:g="http://base.google.com/ns/1.0"><channel><item>
-<g:id>1</g:id><g:title>&lol9;</g:title><g:price>1 USD</g:price>
-</item></channel></rss>
-"""
-QUADRATIC_BLOWUP = (
-    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "'
-    + b"x" * 50_000
-    + b'">]><rss xmlns:g="http://base.google.com/ns/1.0"><channel><item><g:id>1</g:id>'
-    + b"<g:title>"
-    + b"&a;" * 5_000
-    + b"</g:title><g:price>1 USD</g:price></item></channel></rss>"
-)
-
-
-def _passwd_line() -> str:
-    return Path("/etc/passwd").read_text().splitlines()[0]
-
-
-def _xxe(system_id: str, prolog: str = "") -> bytes:
-    return (
-        f'<?xml version="1.0"?>\n{prolog}<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{system_id}">]>\n'
-        f'<rss xmlns:g="{G}"><channel><item><g:id>1</g:id><g:title>&xxe;</g:title>'
-        "<g:price>1 USD</g:price></item></channel></rss>"
-    ).encode()
-
 
 def _truncated() -> bytes:
     doc = rss(item(sku="A"), item(sku="B"), item(sku="C"))
@@ -408,9 +376,9 @@ def _truncated() -> bytes:
 BAD_DOCUMENTS = {
     "billion-laughs": (BILLION_LAUGHS, "DTDs are not allowed"),
     "quadratic-blowup": (QUADRATIC_BLOWUP, "DTDs are not allowed"),
-    "xxe-file": (_xxe("file:///etc/passwd"), "DTDs are not allowed"),
+    "xxe-file": (xxe("file:///etc/passwd"), "DTDs are not allowed"),
     "xxe-file-long-prolog": (
-        _xxe("file:///etc/passwd", prolog="<!--" + "x" * 300_000 + "-->\n"),
+        xxe("file:///etc/passwd", prolog=DECLARATION + "<!--" + "x" * 300_000 + "-->\n"),
         "DTDs are not allowed",
     ),
     "binary-garbage": (bytes(range(256)) * 40, "not well-formed XML"),
@@ -444,7 +412,7 @@ def test_a_malformed_document_fails_the_job_and_changes_nothing(tmp_path: Path, 
     assert (job.created_count, job.updated_count, job.rejected_count) == (0, 0, 0)
     assert catalog_state() == before
     assert Product.objects.get(sku="A").price == Decimal("3")
-    assert _passwd_line() not in job.error
+    assert passwd_line() not in job.error
     # and no spool file is left behind
     assert list((tmp_path / "imports").iterdir()) == []
 
@@ -490,7 +458,7 @@ def test_external_entities_and_dtds_are_never_fetched(
     base, requests = http_server
     long_prolog = "<!--" + "x" * 300_000 + "-->\n"
     docs = {
-        "external-entity": _xxe(f"{base}/entity", prolog=long_prolog),
+        "external-entity": xxe(f"{base}/entity", prolog=DECLARATION + long_prolog),
         "external-dtd": (
             f'<?xml version="1.0"?>\n{long_prolog}<!DOCTYPE rss SYSTEM "{base}/evil.dtd">'
             f'<rss xmlns:g="{G}"><channel><item>{item()}</item></channel></rss>'
