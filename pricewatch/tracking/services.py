@@ -9,7 +9,6 @@ however many users watch it. A page that has never been checked gets its first c
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -213,20 +212,12 @@ def _refuse_private_address(url: str) -> None:
     and the fetcher checks every address again when it connects.
     """
     policy = fetch.AddressPolicy(settings.FETCH_ALLOW_NETWORKS)
-    host = normalize.url_host(url)
-    port = normalize.url_port(url)
-    if _allowed(policy, host, port):
-        return
-    literal = _ip(host)
-    if literal is not None:
-        reason = policy.reason(literal)
-        if reason:
-            raise _blocked(url, f"it is a {reason}.")
-        return
+    host, port = normalize.url_host(url), normalize.url_port(url)
     try:
+        # The fetcher's own check: allow-list entries (also host:port), IP literals, names.
         asyncio.run(policy.resolve_checked(host, port, RESOLVE_TIMEOUT_SECONDS))
     except fetch.BlockedAddressError as exc:
-        # "Refusing to contact name: it resolves to 10.0.0.5, a private network address."
+        # "Refusing to contact 10.0.0.5: it is a private network address."
         raise _blocked(url, str(exc).split(": ", 1)[-1]) from exc
     except Exception:  # noqa: S110 - DNS trouble now is no reason to refuse
         pass
@@ -236,23 +227,6 @@ def _blocked(url: str, why: str) -> DomainError:
     return DomainError(
         f"Refusing to track {url}: {why}", code="blocked_address", fields={"url": why}
     )
-
-
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
-
-
-def _allowed(policy: fetch.AddressPolicy, host: str, port: int) -> bool:
-    """Whether the allow list names this host (or host:port) outright."""
-    if policy.host_allowed(host):
-        return True
-    for entry in settings.FETCH_ALLOW_NETWORKS:
-        if entry.strip().lower() in {f"{host}:{port}", f"[{host}]:{port}"}:
-            return True
-    return False
 
 
 def _clean_target(target_price: Decimal | None) -> Decimal | None:
