@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -28,6 +29,7 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    Max,
     Q,
     QuerySet,
     Value,
@@ -35,6 +37,7 @@ from django.db.models import (
 from django.db.models.expressions import OrderBy, RawSQL
 from django.db.models.functions import Concat
 
+from pricewatch.catalog import facet_index
 from pricewatch.catalog.models import Product
 from pricewatch.core.errors import DomainError
 
@@ -65,6 +68,13 @@ LIST_FIELDS: Final = (
     "offer__currency",
 )
 
+# `product_row_page`'s tuple: the list columns, the offer's current price and currency last.
+LIST_ROW_COLUMNS: Final = (
+    *(name for name in LIST_FIELDS if not name.startswith("offer__")),
+    "offer__price",
+    "offer__currency",
+)
+
 FACET_FIELDS: Final = ("brand", "category", "gender", "condition", "availability", "color", "size")
 FACET_LIMIT: Final = 100
 # Facet counts and list totals are cached this long (seconds; settings.CATALOG_FACET_CACHE_SECONDS,
@@ -73,6 +83,9 @@ FACET_LIMIT: Final = 100
 # `forget_cached_facets`; anything else shows within this time.
 FACET_CACHE_SECONDS: Final = 30
 _FACET_GENERATION_KEY: Final = "catalog:facets:generation"
+# Catalogs up to this many active products are counted in memory (see `facet_index`;
+# settings.CATALOG_FACET_INDEX_MAX_PRODUCTS, 0 = always the database).
+FACET_INDEX_MAX_PRODUCTS: Final = 2_000_000
 
 # API ordering names to model paths; `price` is the current price, on the product's offer.
 ORDERINGS: Final[dict[str, str]] = {
@@ -83,9 +96,14 @@ ORDERINGS: Final[dict[str, str]] = {
     "brand": "brand",
 }
 DEFAULT_ORDERING: Final = ("-created",)
-# Up to this many matching rows, sorting them beats walking an index in the wanted order and
-# testing each row (PostgreSQL); a search's test (the text vector) costs more, so more rows.
-FEW_ROWS: Final = 5_000
+# How a page is found (PostgreSQL): sort every matching row, or walk an index in the wanted
+# order testing each row until the page is full. Costs per row, relative (measured with 100k
+# products: fetching a matching row, joining its offer and sorting it ~7 us; taking the next
+# row of an index walk, joining and testing it ~5 us). See `_few`.
+SORT_ROW_COST: Final = 7
+WALK_ROW_COST: Final = 5
+# A search's test (the text vector) costs much more per walked row: up to this many matches
+# are sorted.
 FEW_SEARCH_ROWS: Final = 20_000
 
 # Must stay identical to the index expression in migration 0003 (see that migration).
@@ -131,9 +149,12 @@ class ProductFilters:
         return "|".join(parts)
 
 
+Item = TypeVar("Item")
+
+
 @dataclass(slots=True)
-class ProductPage:
-    items: list[Product]
+class ProductPage(Generic[Item]):
+    items: list[Item]
     count: int
     page: int
     pages: int
@@ -173,7 +194,7 @@ def search_terms(q: str) -> list[str]:
     return list(dict.fromkeys(terms))[:MAX_SEARCH_TERMS]
 
 
-def _search(queryset: QuerySet[Product], terms: list[str]) -> QuerySet[Product]:
+def _matching(queryset: QuerySet[Product], terms: list[str]) -> QuerySet[Product]:
     if connection.vendor == "postgresql":
         # Every word must start a word of the product (prefix match): "bott" finds "bottles".
         # Terms are letters and digits only, so quoting them is all the escaping needed.
@@ -211,7 +232,7 @@ def filtered_products(filters: ProductFilters) -> QuerySet[Product]:
         queryset = queryset.filter(offer__price__lte=filters.price_max)
     terms = search_terms(filters.q)
     if terms:
-        queryset = _search(queryset, terms)
+        queryset = _matching(queryset, terms)
     return queryset
 
 
@@ -264,19 +285,27 @@ def _order_by(keys: Iterable[str], *, few: bool) -> list[OrderBy]:
     return terms
 
 
-def _few(filters: ProductFilters, count: int) -> bool:
+def _few(filters: ProductFilters, count: int, end: int) -> bool:
+    """Whether sorting the `count` matches beats walking an index to row `end` (PostgreSQL).
+
+    A walk in the wanted order meets matches at the rate `count / total` (filters taken as
+    independent of the order), so it reads about `end * total / count` rows to fill the page:
+    one brand of 300 is cheaper to sort, a brand with 4 % of the catalog cheaper to walk.
+    """
     if connection.vendor != "postgresql":
         return False  # SQLite's planner does not walk the indexes this way
-    limit = FEW_SEARCH_ROWS if search_terms(filters.q) else FEW_ROWS
-    return count <= limit
+    if search_terms(filters.q):
+        return count <= FEW_SEARCH_ROWS
+    if count == 0:
+        return True
+    everything = replace(ProductFilters(), active=filters.active)
+    total = cached_count(everything, filtered_products(everything))
+    walked = end * max(total, count) / count
+    return count * SORT_ROW_COST <= walked * WALK_ROW_COST
 
 
-def product_page(
-    *, filters: ProductFilters, ordering: tuple[str, ...], page: int, page_size: int
-) -> ProductPage:
-    """One page of products; a page past the last one is a 404 ("Invalid page")."""
-    queryset = filtered_products(filters)
-    count = cached_count(filters, queryset)
+def _check_page(page: int, page_size: int, count: int) -> int:
+    """The number of pages; a page past the last one is a 404 ("Invalid page")."""
     pages = max(1, math.ceil(count / page_size))
     if page > pages:
         raise DomainError(
@@ -284,13 +313,60 @@ def product_page(
             code="invalid_page",
             status=404,
         )
+    return pages
+
+
+def _page_of(
+    filters: ProductFilters, ordering: tuple[str, ...], page: int, page_size: int
+) -> tuple[QuerySet[Product], int, int]:
+    """The ordered, sliced queryset of one page, the total count and the number of pages.
+
+    With a facet index snapshot the page's ids are found in memory (filters, search and
+    order), and only the page's rows are read; otherwise the database finds them.
+    """
+    snapshot = _snapshot(filters)
+    if snapshot is not None:
+        masks = snapshot.masks(filters, _search(filters))
+        count = snapshot.count(masks)
+        pages = _check_page(page, page_size, count)
+        offset = (page - 1) * page_size
+        keys = [(key.removeprefix("-"), key.startswith("-")) for key in ordering]
+        found = snapshot.page(masks, keys, offset, page_size)
+        if found is not None:
+            rows = Product.objects.filter(id__in=found).order_by(*_order_by(ordering, few=False))
+            return rows, count, pages
+    queryset = filtered_products(filters)
+    count = cached_count(filters, queryset)
+    pages = _check_page(page, page_size, count)
     offset = (page - 1) * page_size
-    rows = (
-        queryset.select_related("offer")
-        .only(*LIST_FIELDS)
-        .order_by(*_order_by(ordering, few=_few(filters, count)))[offset : offset + page_size]
-    )
-    return ProductPage(items=list(rows), count=count, page=page, pages=pages, page_size=page_size)
+    few = _few(filters, count, offset + page_size)
+    # A deferred join: the page's ids are found reading only what filters and sorts, then
+    # the page's rows are read whole (sorting 2,000 wide rows to keep 50 cost twice as much).
+    ids = queryset.order_by(*_order_by(ordering, few=few)).values("id")[offset : offset + page_size]
+    rows = Product.objects.filter(id__in=ids).order_by(*_order_by(ordering, few=False))
+    return rows, count, pages
+
+
+def product_page(
+    *, filters: ProductFilters, ordering: tuple[str, ...], page: int, page_size: int
+) -> ProductPage[Product]:
+    """One page of products; a page past the last one is a 404 ("Invalid page")."""
+    rows, count, pages = _page_of(filters, ordering, page, page_size)
+    items = list(rows.select_related("offer").only(*LIST_FIELDS))
+    return ProductPage(items=items, count=count, page=page, pages=pages, page_size=page_size)
+
+
+def product_row_page(
+    *, filters: ProductFilters, ordering: tuple[str, ...], page: int, page_size: int
+) -> ProductPage[tuple[Any, ...]]:
+    """`product_page` with each item a tuple of `LIST_ROW_COLUMNS` instead of a model instance.
+
+    The API's list answers from these: building 50 model instances (and serialising them
+    attribute by attribute) cost more than the query itself.
+    """
+    rows, count, pages = _page_of(filters, ordering, page, page_size)
+    items = list(rows.values_list(*LIST_ROW_COLUMNS))
+    return ProductPage(items=items, count=count, page=page, pages=pages, page_size=page_size)
 
 
 def product_detail(*, product_id: int | None = None, sku: str | None = None) -> Product:
@@ -389,17 +465,63 @@ def _cache_seconds() -> int:
     return int(getattr(settings, "CATALOG_FACET_CACHE_SECONDS", FACET_CACHE_SECONDS))
 
 
+def _facet_generation() -> str:
+    """The current generation of cached counts: a random token, new after every change.
+
+    A token rather than a counter: a cache that was cleared (or evicted the key) starts a
+    generation no earlier snapshot or cached count can belong to.
+    """
+    generation = cache.get(_FACET_GENERATION_KEY)
+    if not isinstance(generation, str):
+        cache.add(_FACET_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        generation = cache.get(_FACET_GENERATION_KEY)
+    return str(generation)
+
+
 def _cache_key(kind: str, filters: ProductFilters) -> str:
-    generation = cache.get_or_set(_FACET_GENERATION_KEY, 0, timeout=None)
     digest = hashlib.sha256(filters.cache_key().encode()).hexdigest()[:32]
-    return f"catalog:{kind}:{generation}:{digest}"
+    return f"catalog:{kind}:{_facet_generation()}:{digest}"
+
+
+def _snapshot(filters: ProductFilters) -> facet_index.Snapshot | None:
+    """The facet index's snapshot when it may count under `filters` (else: the database)."""
+    seconds = _cache_seconds()
+    limit = int(getattr(settings, "CATALOG_FACET_INDEX_MAX_PRODUCTS", FACET_INDEX_MAX_PRODUCTS))
+    if seconds <= 0 or limit <= 0 or not facet_index.Snapshot.answers(filters):
+        return None
+    # The newest change joins the generation: a feed imported by another process (the worker,
+    # with a cache of its own in the embedded set-up) is seen at once. One index lookup.
+    newest = Product.objects.aggregate(newest=Max("updated_at"))["newest"]
+    return facet_index.INDEX.get(f"{_facet_generation()}:{newest}", seconds, limit)
+
+
+def _search(filters: ProductFilters) -> facet_index.Search | None:
+    terms = search_terms(filters.q)
+    if not terms:
+        return None
+
+    def ids() -> list[int]:
+        # No `active` test: the snapshot holds active products only, the others fall out.
+        found = _matching(Product.objects.all(), terms).order_by()
+        return list(found.values_list("id", flat=True))
+
+    return tuple(terms), ids
+
+
+def indexed_facets(snapshot: facet_index.Snapshot, filters: ProductFilters) -> Facets:
+    """`product_facets` counted from a facet index snapshot instead of the database."""
+    masks = snapshot.masks(filters, _search(filters))
+    facets = {name: _facet(snapshot.facet_counts(masks, name)) for name in FACET_FIELDS}
+    return Facets(count=snapshot.count(masks), facets=facets)
 
 
 def cached_count(filters: ProductFilters, queryset: QuerySet[Product]) -> int:
-    """How many products match, cached like the facets: the pages of one list share it."""
+    """How many products match: from the facet index, else cached like the facets."""
     seconds = _cache_seconds()
     if seconds <= 0:
         return queryset.count()
+    if not search_terms(filters.q) and (snapshot := _snapshot(filters)) is not None:
+        return snapshot.count(snapshot.masks(filters, None))
     key = _cache_key("count", filters)
     count = cache.get(key)
     if not isinstance(count, int):
@@ -410,17 +532,17 @@ def cached_count(filters: ProductFilters, queryset: QuerySet[Product]) -> int:
 
 def forget_cached_facets() -> None:
     """Start a new generation of cached facet counts and totals (after products changed)."""
-    try:
-        cache.incr(_FACET_GENERATION_KEY)
-    except ValueError:  # not in the cache yet (or evicted)
-        cache.set(_FACET_GENERATION_KEY, 1, timeout=None)
+    cache.set(_FACET_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def cached_product_facets(filters: ProductFilters) -> Facets:
-    """`product_facets`, cached for FACET_CACHE_SECONDS per distinct set of filters."""
+    """`product_facets` from the facet index, else cached for FACET_CACHE_SECONDS per filters."""
     seconds = _cache_seconds()
     if seconds <= 0:
         return product_facets(filters)
+    snapshot = _snapshot(filters)
+    if snapshot is not None:
+        return indexed_facets(snapshot, filters)
     key = _cache_key("facets", filters)
     facets = cache.get(key)
     if not isinstance(facets, Facets):

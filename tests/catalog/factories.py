@@ -64,3 +64,9 @@ def admin_token(api: Api, db: None) -> str:
 def user_token(api: Api, db: None) -> str:
     user = UserFactory()
     return str(api.login(user.email)["access_token"])
+
+
+@pytest.fixture
+def without_facet_index(settings: Any) -> None:
+    """Counts, facets and pages from the database alone (catalog.facet_index off)."""
+    settings.CATALOG_FACET_INDEX_MAX_PRODUCTS = 0

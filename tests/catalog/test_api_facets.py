@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 
 api = factories.api
 admin_token = factories.admin_token
+without_facet_index = factories.without_facet_index
 
 URL = "/api/v1/products/facets"
 
@@ -100,6 +101,7 @@ def test_long_lists_are_capped_and_say_how_many_are_left_out(
 def test_facets_are_cached_until_an_edit_through_the_api(
     api: Api,
     admin_token: str,
+    without_facet_index: None,
     django_assert_max_num_queries: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 api = factories.api
 admin_token = factories.admin_token
 user_token = factories.user_token
+without_facet_index = factories.without_facet_index
 
 URL = "/api/v1/products"
 
@@ -132,11 +133,11 @@ def test_price_range_uses_the_current_price(api: Api) -> None:
     assert found == ["ON-SALE"]
 
 
-@pytest.mark.parametrize("few_rows", [0, 5000], ids=["walk-indexes", "sort-matches"])
+@pytest.mark.parametrize("costly", ["SORT_ROW_COST", "WALK_ROW_COST"], ids=["walk", "sort"])
 def test_ordering_by_price_title_brand_created_updated(
-    api: Api, few_rows: int, monkeypatch: pytest.MonkeyPatch
+    api: Api, costly: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(selectors, "FEW_ROWS", few_rows)  # both query shapes (PostgreSQL)
+    monkeypatch.setattr(selectors, costly, 10**9)  # both query shapes (PostgreSQL)
     make_product(sku="X1", title="b", brand="z", price="30")
     make_product(sku="X2", title="a", brand="y", price="10", sale_price="5")
     make_product(sku="X3", title="c", brand="x", price="20")
@@ -176,23 +177,44 @@ def test_inactive_products_are_listed_for_admins_only(
     assert api.call("GET", f"{URL}?active=all", token=user_token).status_code == 403
 
 
+@pytest.mark.parametrize("index", [True, False], ids=["facet-index", "database"])
 def test_the_list_answers_with_two_queries_whatever_the_page_size(
-    api: Api, django_assert_max_num_queries: Any
+    api: Api, index: bool, settings: Any, django_assert_max_num_queries: Any
 ) -> None:
+    if not index:
+        settings.CATALOG_FACET_INDEX_MAX_PRODUCTS = 0
     for n in range(30):
         make_product(sku=f"Q{n}", brand="Acme", price=str(n + 1))
+    query = "brand=Acme&price_min=1&ordering=-price&q=bottle"
+    api.call("GET", f"{URL}?{query}&page_size=2")  # builds the facet index, finds the search
 
-    with django_assert_max_num_queries(2):  # the count and the page, offers joined
-        body = api.call(
-            "GET", f"{URL}?brand=Acme&price_min=1&ordering=-price&page_size=30&q=bottle"
-        ).json()
+    # Database: the count and the page, offers joined. Index: is it current, the page's rows.
+    with django_assert_max_num_queries(2):
+        body = api.call("GET", f"{URL}?{query}&page_size=30").json()
 
     assert len(body["items"]) == 30
     assert body["items"][0]["current_price"] == "30.00"
 
 
+def test_a_filtered_list_adds_at_most_the_cached_catalog_size(
+    api: Api, without_facet_index: None, django_assert_max_num_queries: Any
+) -> None:
+    """PostgreSQL weighs sorting the matches against walking an index with the catalog's
+    size, counted once per cache period: three queries the first time, then two."""
+    for n in range(30):
+        make_product(sku=f"R{n}", brand="Acme" if n % 2 else "Other", price=str(n + 1))
+
+    with django_assert_max_num_queries(3):
+        first = api.call("GET", f"{URL}?brand=Acme&ordering=price&page_size=5").json()
+    with django_assert_max_num_queries(2):
+        other = api.call("GET", f"{URL}?brand=Other&ordering=-title&page_size=5").json()
+
+    assert [item["sku"] for item in first["items"]] == ["R1", "R3", "R5", "R7", "R9"]
+    assert first["count"] == other["count"] == 15
+
+
 def test_the_second_page_reuses_the_cached_count(
-    api: Api, django_assert_max_num_queries: Any
+    api: Api, without_facet_index: None, django_assert_max_num_queries: Any
 ) -> None:
     for n in range(3):
         make_product(sku=f"C{n}")
@@ -214,3 +236,46 @@ def test_an_edit_through_the_api_is_counted_at_once(
         api.call("POST", URL, factories.product_body(), token=admin_token)
 
     assert api.call("GET", URL).json()["count"] == 2
+
+
+def test_list_items_are_exactly_what_the_product_schema_renders(api: Api) -> None:
+    """The list renders rows without Ninja's output validation: it must still be ProductOut."""
+    import json
+
+    from django.test import RequestFactory
+
+    from pricewatch.catalog.models import Product
+    from pricewatch.catalog.schemas import ProductListOut, ProductOut
+    from pricewatch.core.api import api as ninja_api
+
+    make_product(
+        sku="FULL",
+        title="Bottle",
+        brand="Hydra",
+        category="Kitchen > Bottles",
+        gender="unisex",
+        condition="new",
+        age_group="adult",
+        color="Blue",
+        size="750 ml",
+        link="https://shop.example.com/p/1",
+        image_link="https://cdn.example.com/1.jpg",
+        price="19.9000",
+        sale_price="15.5",
+        currency="EUR",
+    )
+    make_product(sku="PLAIN", price="7", availability="out_of_stock")
+
+    body = api.call("GET", URL).json()
+
+    assert set(body) == set(ProductListOut.model_fields)
+    request = RequestFactory().get(URL)
+    for item in body["items"]:
+        product = Product.objects.select_related("offer").get(pk=item["id"])
+        rendered = ninja_api.renderer.render(
+            request, ProductOut.from_orm(product).model_dump(), response_status=200
+        )
+        assert item == json.loads(rendered)
+    assert {item["sku"] for item in body["items"]} == {"FULL", "PLAIN"}
+    full = next(item for item in body["items"] if item["sku"] == "FULL")
+    assert (full["price"], full["sale_price"], full["current_price"]) == ("19.90", "15.50", "15.50")

@@ -15,6 +15,7 @@ from tests.catalog.factories import make_product
 pytestmark = pytest.mark.django_db
 
 api = factories.api
+without_facet_index = factories.without_facet_index
 
 URL = "/api/v1/products"
 
@@ -92,7 +93,7 @@ def test_postgres_search_uses_the_full_text_index(shelf: None) -> None:
 
 
 def test_search_is_in_the_list_query_count(
-    api: Api, shelf: None, django_assert_max_num_queries: Any
+    api: Api, shelf: None, without_facet_index: None, django_assert_max_num_queries: Any
 ) -> None:
     with django_assert_max_num_queries(2):
         assert found(api, "bottle") == ["BOT-2", "BOT-1"]
