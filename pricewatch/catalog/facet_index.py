@@ -8,11 +8,12 @@ process here keeps instead the facet columns of the active products as numpy arr
 filters.
 
 A snapshot is only ever used for the facet generation it was built in (product imports and
-edits start a new one, see `selectors.forget_cached_facets`) and for at most
+edits start a new one, see `selectors._snapshot`) and for at most
 `CATALOG_FACET_CACHE_SECONDS`: the same freshness as the cached counts it replaces. The first
 request that finds it stale rebuilds it (about 0.2 s per 100,000 products, one aggregate
-query); other threads meanwhile answer from the expired snapshot of the same generation, or
-wait for the new one. A search (`q`) narrows by the ids the database's text search finds;
+query); meanwhile other threads answer from the expired snapshot of the same generation, or
+from the database (a new generation is never waited for, and built at most every
+`REBUILD_INTERVAL` seconds). A search (`q`) narrows by the ids the database's text search finds;
 sku filters, inactive products and catalogs larger than `CATALOG_FACET_INDEX_MAX_PRODUCTS`
 are counted by the database as before (`Snapshot.answers`).
 """
@@ -43,6 +44,8 @@ NO_PRICE: Final = np.iinfo(np.int64).min
 # Separates the values of one column in the aggregate query (never in a value: XML 1.0 and
 # the API's validators refuse control characters; `_split` checks anyway).
 _SEPARATOR: Final = "\x1f"
+# A new generation is built at most this often (seconds); the database answers meanwhile.
+REBUILD_INTERVAL: Final = 5.0
 # Search masks kept per snapshot (one byte per product each).
 SEARCHES_KEPT: Final = 64
 
@@ -298,25 +301,32 @@ class FacetIndex:
         self._snapshot: Snapshot | None = None
         # (generation, when) of a failed build: the database answers until it expires.
         self._unavailable: tuple[str, float] | None = None
+        self._last_build = -math.inf
         self._lock = threading.Lock()
 
-    def get(self, generation: str, max_age: float, limit: int) -> Snapshot | None:
-        """A snapshot of `generation` at most `max_age` seconds old, or None (use the DB)."""
+    def get(
+        self, generation: str, max_age: float, limit: int, min_interval: float = REBUILD_INTERVAL
+    ) -> Snapshot | None:
+        """A snapshot of `generation` at most `max_age` seconds old, or None (use the DB).
+
+        A new generation is built at most once per `min_interval` seconds, and never waited
+        for: while one is being built, or when edits come faster than that, the database
+        answers (it is always current), so a burst of edits cannot keep a process busy
+        rebuilding.
+        """
+        now = time.monotonic()
         failed = self._unavailable
-        if (
-            failed is not None
-            and failed[0] == generation
-            and time.monotonic() - failed[1] <= max_age
-        ):
+        if failed is not None and failed[0] == generation and now - failed[1] <= max_age:
             return None
         snapshot = self._snapshot
         if snapshot is not None and snapshot.generation == generation:
-            if time.monotonic() - snapshot.built_at <= max_age:
+            if now - snapshot.built_at <= max_age:
                 return snapshot
             if not self._lock.acquire(blocking=False):
                 return snapshot  # another thread is rebuilding: the expired one answers
             return self._rebuild_locked(generation, max_age, limit)
-        self._lock.acquire()
+        if now - self._last_build < min_interval or not self._lock.acquire(blocking=False):
+            return None
         return self._rebuild_locked(generation, max_age, limit)
 
     def _rebuild_locked(self, generation: str, max_age: float, limit: int) -> Snapshot | None:
@@ -328,6 +338,7 @@ class FacetIndex:
                 and time.monotonic() - current.built_at <= max_age
             ):
                 return current  # built by the thread we waited for
+            self._last_build = time.monotonic()
             try:
                 self._snapshot = build(generation, limit)
             except SnapshotUnavailable:
@@ -342,6 +353,7 @@ class FacetIndex:
     def clear(self) -> None:
         self._snapshot = None
         self._unavailable = None
+        self._last_build = -math.inf
 
 
 INDEX: Final = FacetIndex()

@@ -127,13 +127,23 @@ def test_a_change_starts_a_new_generation_and_a_fresh_snapshot(
     assert {"value": "Zeta", "count": 1} in after["facets"]["brand"]["values"]
 
 
-def test_an_expired_snapshot_is_rebuilt(catalog: None, settings: Any) -> None:
+def test_an_expired_snapshot_is_rebuilt(catalog: None) -> None:
     facet_index.INDEX.clear()
     first = facet_index.INDEX.get("g1", max_age=60, limit=10_000)
     assert first is not None
     assert facet_index.INDEX.get("g1", max_age=60, limit=10_000) is first
     assert facet_index.INDEX.get("g1", max_age=0, limit=10_000) is not first
-    assert facet_index.INDEX.get("g2", max_age=60, limit=10_000) is not first
+    assert facet_index.INDEX.get("g2", max_age=60, limit=10_000, min_interval=0) is not first
+
+
+def test_new_generations_are_built_at_most_so_often_and_the_database_answers_meanwhile(
+    catalog: None,
+) -> None:
+    facet_index.INDEX.clear()
+    assert facet_index.INDEX.get("g1", max_age=60, limit=10_000, min_interval=60) is not None
+
+    assert facet_index.INDEX.get("g2", max_age=60, limit=10_000, min_interval=60) is None
+    assert facet_index.INDEX.get("g2", max_age=60, limit=10_000, min_interval=0) is not None
 
 
 def test_a_catalog_over_the_limit_is_counted_by_the_database(
@@ -210,7 +220,5 @@ def test_the_list_api_reads_only_the_page_when_the_index_answers(
     expected = selectors.filtered_products(ProductFilters(brand=("Acme",))).order_by(
         "-offer__price", "title", "id"
     )
-    assert [item["id"] for item in body["items"]] == list(
-        expected.values_list("id", flat=True)[:7]
-    )
+    assert [item["id"] for item in body["items"]] == list(expected.values_list("id", flat=True)[:7])
     assert body["count"] == expected.count()
