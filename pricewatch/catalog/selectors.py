@@ -321,12 +321,13 @@ def _page_of(
 ) -> tuple[QuerySet[Product], int, int]:
     """The ordered, sliced queryset of one page, the total count and the number of pages.
 
-    With a facet index snapshot the page's ids are found in memory (filters, search and
-    order), and only the page's rows are read; otherwise the database finds them.
+    With a facet index snapshot the page's ids are found in memory (filters and order), and
+    only the page's rows are read; otherwise, and for searches (the text search then finds
+    the page faster than it could list every match for the snapshot), the database finds them.
     """
-    snapshot = _snapshot(filters)
+    snapshot = None if search_terms(filters.q) else _snapshot(filters)
     if snapshot is not None:
-        masks = snapshot.masks(filters, _search(filters))
+        masks = snapshot.masks(filters)
         count = snapshot.count(masks)
         pages = _check_page(page, page_size, count)
         offset = (page - 1) * page_size
