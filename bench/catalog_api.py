@@ -11,8 +11,10 @@ raised through API_THROTTLE_ANON); a closed-loop load generator (asyncio + httpx
 connections, each sending its next request when the last one answered) drives every scenario
 for D seconds and prints p50 / p99 latency and requests per second. URLs are drawn at random
 from a few thousand realistic variants (brands, categories, pages, search words), so caches do
-not see one URL over and over. Facets are measured twice: with the facet cache (as served) and
-with it switched off (`CATALOG_FACET_CACHE_SECONDS=0` in a throw-away settings module).
+not see one URL over and over. Facets are measured twice: as served (counted in the facet
+index, `pricewatch.catalog.facet_index`) and with the index and cache switched off
+(`CATALOG_FACET_CACHE_SECONDS=0`: the database alone). Each scenario is warmed up with 20
+requests first (connections, the index's first build).
 
 Targets on PostgreSQL (issue 3): list p99 <= 25 ms, facets p99 <= 50 ms, detail p99 <= 10 ms,
 search p99 <= 50 ms.
@@ -354,6 +356,13 @@ def measure(
     duration: float,
 ) -> None:  # fmt: skip
     if WRK:
+        # The same warm-up as the httpx driver: connections, the server's first queries and
+        # the facet index's first build (a server that has served a request before).
+        import httpx
+
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(20):
+                client.get(make_url())
         p50, p99, rate, count, errors = drive_wrk(
             base, make_url, concurrency=concurrency, duration=duration
         )
