@@ -6,7 +6,7 @@
 
 Generates a synthetic feed (the typical ~1.3 KB item of bench/feed_parse.py, or --minimal)
 into a temp dir, migrates a throw-away database (a temp SQLite file, or a database named
-``<name>_bench`` next to the one DATABASE_URL names, dropped and re-created), then times:
+``<name>_importbench`` next to the one DATABASE_URL names, dropped and re-created), then times:
 
 1. the first import (every item created: offer, first price point, daily roll-up, product,
    report row);
@@ -15,7 +15,8 @@ into a temp dir, migrates a throw-away database (a temp SQLite file, or a databa
 
 Prints items/s, RSS at every 10% of the staging phase, and the peak RSS (ru_maxrss) of
 each run, measured in a fresh child process per run so one run's peak does not hide
-another's.
+another's (plus the largest staging worker's when the feed was staged in parallel;
+IMPORT_WORKERS=1 measures the sequential path).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def setup_database(tmp: str) -> None:
         import psycopg
 
         parts = urlsplit(url)
-        name = parts.path.lstrip("/") + "_bench"
+        name = parts.path.lstrip("/") + "_importbench"
         admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -94,6 +95,8 @@ def one_run(path: str, label: str, items: int, queue: Any) -> None:
     job = imports.run_import(job.pk, progress=progress)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # Staging worker processes (parallel staging), the largest of them.
+    workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     queue.put(
         {
             "label": label,
@@ -105,6 +108,7 @@ def one_run(path: str, label: str, items: int, queue: Any) -> None:
             "rate": items / elapsed,
             "samples": samples,
             "peak": peak,
+            "workers_peak": workers_peak,
         }
     )
 
@@ -169,7 +173,10 @@ def main() -> None:
             print("counts: " + ", ".join(f"{k} {v:,}" for k, v in result["counts"].items()))
             print(f"time: {result['elapsed']:.2f} s  ->  {result['rate']:,.0f} items/s")
             print(f"RSS MiB at each 10% of staging: {' '.join(result['samples'])}")
-            print(f"peak RSS (ru_maxrss): {result['peak']:.1f} MiB")
+            print(f"peak RSS (ru_maxrss): {result['peak']:.1f} MiB", end="")
+            if result["workers_peak"]:
+                print(f", largest staging worker: {result['workers_peak']:.1f} MiB", end="")
+            print()
 
 
 if __name__ == "__main__":

@@ -283,10 +283,17 @@ PRICEWATCH_PRICE_CHANGE_CONSUMERS: list[str] = ["pricewatch.alerts.dispatch.chan
 # --- Catalog --------------------------------------------------------------------------------
 # Where uploaded feeds wait for the worker (and stay for the report's sake).
 IMPORT_DIR = Path(env.str("PRICEWATCH_IMPORT_DIR", default=str(VAR_DIR / "imports")))
+# Large feeds are staged (parsed, validated) in this many worker processes (1: in-process).
+IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=min(os.cpu_count() or 1, 4))
+# ...when the file has at least this many bytes (smaller ones are not worth the processes).
+IMPORT_PARALLEL_MIN_BYTES = env.int("IMPORT_PARALLEL_MIN_BYTES", default=8 * 1024 * 1024)
 # Product edits through the API are mailed to admins in one batch per this many seconds.
 CATALOG_NOTICE_BATCH_SECONDS = env.int("CATALOG_NOTICE_BATCH_SECONDS", default=60)
 CATALOG_NOTICE_QUIET_SECONDS = env.int("CATALOG_NOTICE_QUIET_SECONDS", default=15)
 CATALOG_FACET_CACHE_SECONDS = env.int("CATALOG_FACET_CACHE_SECONDS", default=30)
+# Up to this many active products, facet counts and list totals are counted from an in-memory
+# copy of the facet columns in each web process (~50 bytes a product); 0 = by the database.
+CATALOG_FACET_INDEX_MAX_PRODUCTS = env.int("CATALOG_FACET_INDEX_MAX_PRODUCTS", default=2_000_000)
 
 # --- Tracking -------------------------------------------------------------------------------
 # `pricewatch run` starts the demo shop beside the site, so a first visitor can track a product

@@ -412,8 +412,9 @@ def parse_feed_batches(
     """Like ``parse_feed``, in lists of up to ``batch_size`` results, each item digested.
 
     Every valid ``FeedItem`` carries ``digest``: 32 hex digits of a keyed BLAKE2b over the
-    item's XML as libxml2 re-serialises it (and the parser version and default currency),
-    so two byte-identical items have the same digest and any edit changes it.  When
+    item's XML as libxml2 re-serialises it at its end tag (and the parser version and
+    default currency), so two byte-identical items have the same digest wherever they
+    stand in the file, and any edit changes it.  When
     ``known`` is given it is called once per batch with the raw ids of the batch's items
     and answers ``{sku: digest}`` for the skus the caller already holds; an item whose
     digest matches is yielded as ``UnchangedItem`` without being validated again (the
@@ -423,10 +424,17 @@ def parse_feed_batches(
     default_currency = _check_default_currency(default_currency)
     person = f"pwfeed1{default_currency or ''}".encode()
     stream, owned = _open(source)
+    tostring = etree.tostring
     try:
-        pending: list[tuple[etree._Element | None, int]] = []
+        pending: list[tuple[etree._Element | None, int, bytes]] = []
         for elem, line in _parse_stream(stream):
-            pending.append((elem, line))
+            # Serialised for the digest now, while the item is still in the tree: once
+            # _prune has cut it out, an element in a default namespace (Atom) is written
+            # with a generated prefix numbered by how many were cut out before it (ns0:,
+            # ns33:...), which would make the digest depend on where chunks, batches and
+            # parallel parts begin.
+            raw = b"" if elem is None else tostring(elem, with_tail=False)
+            pending.append((elem, line, raw))
             if len(pending) >= batch_size:
                 yield _convert_batch(pending, default_currency, known, person)
                 pending = []
@@ -450,24 +458,21 @@ _RAW_ID_TAGS: Final = (f"{{{G_NS}}}id", "id", f"{{{C_NS}}}id")
 
 
 def _convert_batch(
-    pending: list[tuple[etree._Element | None, int]],
+    pending: list[tuple[etree._Element | None, int, bytes]],
     default_currency: str | None,
     known: KnownDigests | None,
     person: bytes,
 ) -> list[FeedItem | RejectedItem | UnchangedItem]:
-    tostring = etree.tostring
     blake2b = hashlib.blake2b
     g_id = _RAW_ID_TAGS[0]
     digests: list[str] = []
     skus: list[str] = []
-    for elem, _line in pending:
+    for elem, _line, raw in pending:
         if elem is None:
             digests.append("")
             skus.append("")
             continue
-        digests.append(
-            blake2b(tostring(elem, with_tail=False), digest_size=16, person=person).hexdigest()
-        )
+        digests.append(blake2b(raw, digest_size=16, person=person).hexdigest())
         sku = ""
         # Feeds nearly always open the item with g:id, which has the highest priority
         # anyway: one child access instead of up to three ElementPath searches (~3 us).
@@ -484,7 +489,7 @@ def _convert_batch(
     stored = known([sku for sku in skus if sku]) if known is not None else {}
     results: list[FeedItem | RejectedItem | UnchangedItem] = []
     build = _build_item
-    for (elem, line), digest, sku in zip(pending, digests, skus, strict=True):
+    for (elem, line, _raw), digest, sku in zip(pending, digests, skus, strict=True):
         if elem is None:
             results.append(RejectedItem(line, None, _OVERSIZED))
             continue

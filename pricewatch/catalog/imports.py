@@ -6,44 +6,48 @@ the CLI in-process) does the work in two phases:
 1. **Stage.** The feed is streamed through `feeds.parse_feed_batches`, outside any write
    transaction. Items whose XML digest equals the product's stored `content_hash` come back
    as `UnchangedItem` without being validated again (the re-import fast path). Valid items
-   become compact rows written to spool files next to the upload, partitioned by sku into
-   buckets of at most `BUCKET_ITEMS` items; `processed` is committed after every batch, so
-   `GET /api/v1/imports/{id}` shows it moving. A malformed document fails the job here,
-   before anything was written: the catalog is untouched.
-2. **Apply.** One transaction: each bucket is read back, duplicate skus are resolved (the
-   last item wins, earlier ones are reported as superseded), and the winners are applied in
-   batches of `BATCH`: new products get an offer with their first price point through
-   `pricing.services.create_offers`; changed ones are updated with one executemany and their
-   price recorded through `pricing.services.record_prices` only when price, sale price,
-   currency or availability changed; unchanged ones are counted and not written. The report
-   rows and the final counts commit together with the products, or not at all.
+   become compact rows (`staging.row`) pickled to spool files in `IMPORT_DIR`, partitioned
+   by sku into buckets of at most `BUCKET_ITEMS` items; `processed` is committed after every
+   batch, so `GET /api/v1/imports/{id}` shows it moving. A malformed document fails the job
+   here, before anything was written: the catalog is untouched.
+   A UTF-8 feed of at least `IMPORT_PARALLEL_MIN_BYTES` is staged by `IMPORT_WORKERS`
+   processes at once, each parsing a byte range cut at an item start tag into its own spool
+   files, looking up stored digests over its own read-only connection (see `staging`). If
+   any part fails for any reason (a cut that was no item boundary, a malformed document...)
+   the attempt is discarded and the file is staged again in this process, so errors, line
+   numbers and results are always those of the sequential path.
+2. **Apply.** One transaction: each bucket is read back (part after part: in file order),
+   duplicate skus are resolved (the last item wins, earlier ones are reported as
+   superseded), and the winners are applied in batches of `BATCH`: new products get an
+   offer with their first price point through `pricing.services.create_offer_ids`; changed
+   ones are updated with one executemany and their price recorded through
+   `pricing.services.record_prices` only when price, sale price, currency or availability
+   changed; unchanged ones are counted and not written. The report rows and the final
+   counts commit together with the products, or not at all.
 
-Memory stays bounded by one bucket (plus one parse batch) whatever the size of the file; the
-spool costs one sequential write and read of compact rows, far cheaper than holding a write
-transaction (SQLite's single writer lock) for the whole parse.
+Memory stays bounded by one bucket (plus one parse batch, per staging worker) whatever the
+size of the file; the spool costs one sequential write and read of compact rows, far
+cheaper than holding a write transaction (SQLite's single writer lock) for the whole parse.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import marshal
 import os
 import smtplib
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from operator import attrgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from pricewatch.catalog import feeds, prices, selectors
+from pricewatch.catalog import feeds, prices, selectors, staging
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
 from pricewatch.core.errors import DomainError
 from pricewatch.pricing import services as pricing
@@ -61,35 +65,13 @@ COPY_CHUNK = 1024 * 1024
 ProgressCallback = Callable[[int, int | None], None]
 
 # Product columns written from a feed item, in spool-row order (after kind, line, sku, digest).
-FEED_COLUMNS = (
-    "gtin",
-    "mpn",
-    "title",
-    "description",
-    "brand",
-    "category",
-    "google_product_category",
-    "gender",
-    "condition",
-    "age_group",
-    "color",
-    "size",
-    "link",
-    "image_link",
-    "availability",
-    "quantity",
-    "price",
-    "sale_price",
-    "currency",
-    "extra",
-)
+FEED_COLUMNS = staging.FEED_COLUMNS
 _PRICE, _SALE, _CURRENCY, _AVAILABILITY = (
     FEED_COLUMNS.index(name) for name in ("price", "sale_price", "currency", "availability")
 )
 _TITLE, _IMAGE = FEED_COLUMNS.index("title"), FEED_COLUMNS.index("image_link")
-# Spool row: (kind, line, sku, digest, *FEED_COLUMNS) for kind VALID, (kind, line, sku,
-# digest) for kind UNCHANGED. Decimals travel as strings (marshal knows no Decimal).
-VALID, UNCHANGED = "v", "u"
+# Spool row kinds: see staging.
+VALID, UNCHANGED = staging.VALID, staging.UNCHANGED
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,61 +162,6 @@ class _Counts:
     duplicate: int = 0
 
 
-@dataclass(slots=True)
-class _Spool:
-    """Staged rows on disk: valid/unchanged items by sku bucket, rejections in line order."""
-
-    base: Path
-    buckets: int
-    files: list[IO[bytes]] = field(default_factory=list)
-    pending: list[list[tuple[Any, ...]]] = field(default_factory=list)
-    rejected: list[tuple[int, str, str]] = field(default_factory=list)
-    rejected_file: IO[bytes] | None = None
-
-    def open(self) -> None:
-        self.files = [self._path(n).open("wb") for n in range(self.buckets)]
-        self.pending = [[] for _ in range(self.buckets)]
-        self.rejected_file = self._path("rejected").open("wb")
-
-    def _path(self, name: int | str) -> Path:
-        return self.base.with_name(f"{self.base.name}.{name}.spool")
-
-    def add(self, row: tuple[Any, ...]) -> None:
-        self.pending[hash(row[2]) % self.buckets].append(row)
-
-    def reject(self, line: int, sku: str, reason: str) -> None:
-        self.rejected.append((line, sku, reason))
-
-    def flush(self) -> None:
-        for out, rows in zip(self.files, self.pending, strict=True):
-            if rows:
-                marshal.dump(rows, out)
-                rows.clear()
-        if self.rejected:
-            assert self.rejected_file is not None
-            marshal.dump(self.rejected, self.rejected_file)
-            self.rejected.clear()
-
-    def close(self) -> None:
-        for out in [*self.files, self.rejected_file]:
-            if out is not None:
-                out.close()
-
-    def read(self, name: int | str) -> Iterator[list[Any]]:
-        with self._path(name).open("rb") as spool:
-            while True:
-                try:
-                    # Our own spool, written by this run a moment ago: trusted input.
-                    yield marshal.load(spool)  # noqa: S302
-                except EOFError:
-                    return
-
-    def remove(self) -> None:
-        self.close()
-        for name in [*range(self.buckets), "rejected"]:
-            self._path(name).unlink(missing_ok=True)
-
-
 def run_import(job_id: int, *, progress: ProgressCallback | None = None) -> ImportJob:
     """Run one import job to its end (succeeded or failed); idempotent for finished jobs."""
     now = timezone.now()
@@ -250,25 +177,23 @@ def run_import(job_id: int, *, progress: ProgressCallback | None = None) -> Impo
     job = ImportJob.objects.get(pk=job_id)
     if not claimed:
         return job
-    spool: _Spool | None = None
+    spool: staging.Spool | None = None
     try:
         try:
-            total = feeds.count_items(job.path)
-            ImportJob.objects.filter(pk=job_id).update(total=total)
-            job.total = total
-            if progress is not None:
-                progress(0, total)
             # In IMPORT_DIR, not next to the feed: a CLI import's folder may be read-only.
-            folder = Path(settings.IMPORT_DIR)
-            folder.mkdir(parents=True, exist_ok=True)
-            spool = _Spool(folder / f"job-{job_id}", buckets=max(1, -(-total // BUCKET_ITEMS)))
-            spool.open()
-            processed = _stage(job, spool, progress)
+            spool = staging.Spool(Path(settings.IMPORT_DIR) / f"job-{job_id}", buckets=0)
+            processed = None
+            split = _plan(job)
+            if split is not None:
+                processed = _stage_parallel(job, spool, split, progress)
+            if processed is None:
+                if not spool.buckets:
+                    _counted(job, spool, feeds.count_items(job.path), progress)
+                processed = _stage(job, spool, progress)
         except feeds.FeedError as error:
             return _fail(job, error.message, error.line, error.column)
         except OSError as error:
             return _fail(job, f"The feed file could not be read: {error.strerror or error}")
-        spool.close()
         with transaction.atomic():
             counts = _apply(job, spool)
             finished = timezone.now()
@@ -364,104 +289,140 @@ def _select_by_sku(columns: Sequence[str], skus: Sequence[str]) -> Iterator[tupl
             yield from cursor.fetchall()
 
 
-def _stage(job: ImportJob, spool: _Spool, progress: ProgressCallback | None) -> int:
+def _stage(job: ImportJob, spool: staging.Spool, progress: ProgressCallback | None) -> int:
+    """Stage the whole file in this process."""
+    writer = staging.SpoolWriter(spool.base, spool.buckets)
+    writer.open()
     processed = 0
-    for batch in feeds.parse_feed_batches(job.path, known=stored_digests, batch_size=BATCH):
-        for result in batch:
-            if isinstance(result, feeds.FeedItem):
-                spool.add(_row(result))
-            elif isinstance(result, feeds.UnchangedItem):
-                spool.add((UNCHANGED, result.line, result.sku, result.digest))
-            else:
-                spool.reject(result.line, (result.sku or "")[:100], result.reason)
-        spool.flush()
-        processed += len(batch)
-        total = max(job.total or 0, processed)  # count_items is an estimate
-        ImportJob.objects.filter(pk=job.pk).update(processed=processed, total=total)
-        job.processed, job.total = processed, total
-        if progress is not None:
-            progress(processed, total)
+    try:
+        for batch in feeds.parse_feed_batches(job.path, known=stored_digests, batch_size=BATCH):
+            staging.stage_results(batch, writer)
+            processed += len(batch)
+            _progress(job, processed, progress)
+    finally:
+        writer.close()
     return processed
 
 
-# Typed FeedItem attributes without a Product column: kept in `extra` when set.
-_EXTRA_FIELDS = (
-    "additional_image_links",
-    "mobile_link",
-    "sale_price_effective_date",
-    "cost_of_goods_sold",
-    "unit_pricing_measure",
-    "availability_date",
-    "identifier_exists",
-    "adult",
-    "is_bundle",
-    "multipack",
-    "size_type",
-    "size_system",
-    "material",
-    "pattern",
-    "item_group_id",
-    "product_types",
-    "excluded_destinations",
+def _progress(job: ImportJob, processed: int, progress: ProgressCallback | None) -> None:
+    total = max(job.total or 0, processed)  # count_items is an estimate
+    ImportJob.objects.filter(pk=job.pk).update(processed=processed, total=total)
+    job.processed, job.total = processed, total
+    if progress is not None:
+        progress(processed, total)
+
+
+def _plan(job: ImportJob) -> staging.Plan | None:
+    """Where to cut the feed for parallel staging; None to stage it in this process."""
+    workers = int(settings.IMPORT_WORKERS)
+    if workers < 2:
+        return None
+    try:
+        if os.path.getsize(job.path) < int(settings.IMPORT_PARALLEL_MIN_BYTES):
+            return None
+        return staging.plan(job.path, workers)
+    except OSError:
+        return None  # the sequential path reports it
+
+
+def _counted(
+    job: ImportJob, spool: staging.Spool, total: int, progress: ProgressCallback | None
+) -> int:
+    """The item count is known: store it, size the spool; returns the number of buckets."""
+    ImportJob.objects.filter(pk=job.pk).update(total=total)
+    job.total = total
+    if progress is not None:
+        progress(0, total)
+    spool.base.parent.mkdir(parents=True, exist_ok=True)
+    spool.buckets = max(1, -(-total // BUCKET_ITEMS))
+    return spool.buckets
+
+
+def _stage_parallel(
+    job: ImportJob, spool: staging.Spool, split: staging.Plan, progress: ProgressCallback | None
+) -> int | None:
+    """Stage the parts in worker processes; None (nothing left behind) if any part failed.
+
+    The workers count the items of their parts first (the total, and the spool's size).
+    Any failure, a malformed document included, is left to the sequential path, so its
+    error message, line and column are the ones it has always reported.
+    """
+    spool.parts = len(split.splits) + 1
+    try:
+        return staging.run_workers(
+            split,
+            base=spool.base,
+            batch=BATCH,
+            database=_worker_database(),
+            counted=lambda total: _counted(job, spool, total, progress),
+            progress=lambda done: _progress(job, done, progress),
+        )
+    except (staging.WorkersFailed, OSError) as error:
+        logger.info("import %s: staging in one process (parallel: %s)", job.pk, error)
+        spool.remove()
+        spool.parts = 1
+        if spool.buckets:
+            # The sequential path starts counting again.
+            ImportJob.objects.filter(pk=job.pk).update(processed=0)
+            job.processed = 0
+            if progress is not None:
+                progress(0, job.total)
+        return None
+
+
+# libpq connection options a worker's own connection takes over from OPTIONS.
+_LIBPQ_OPTIONS = (
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "passfile",
+    "service",
+    "options",
+    "connect_timeout",
+    "target_session_attrs",
 )
 
 
-# One encoder for every item: json.dumps with non-default options builds a new one per call.
-_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_extra_values = attrgetter(*_EXTRA_FIELDS)
-_EMPTY = (None, "", ())
-_SHIPPING_FIELDS = ("country", "region", "postal_code", "service")
+def _worker_database() -> dict[str, Any] | None:
+    """How a staging worker reads stored digests, or None (it then converts every item).
 
-
-def _extra(item: feeds.FeedItem) -> str:
-    extra: dict[str, Any] = dict(item.extra)
-    for name, value in zip(_EXTRA_FIELDS, _extra_values(item), strict=True):
-        if value in _EMPTY:
-            continue
-        extra[name] = str(value) if isinstance(value, Decimal) else value
-    if any(item.custom_labels):
-        extra["custom_labels"] = list(item.custom_labels)
-    if item.shipping:
-        groups = []
-        for ship in item.shipping:
-            group: dict[str, Any] = {}
-            for key, value in zip(
-                _SHIPPING_FIELDS,
-                (ship.country, ship.region, ship.postal_code, ship.service),
-                strict=True,
-            ):
-                if value:
-                    group[key] = value
-            if ship.price is not None:
-                group["price"] = str(ship.price)
-            if ship.currency:
-                group["currency"] = ship.currency
-            for key, value in ship.extra.items():
-                if value not in ("", None):
-                    group[key] = value
-            groups.append(group)
-        extra["shipping"] = groups
-    return _encode_json(extra) if extra else "{}"
-
-
-# FeedItem attributes in spool-row order (FEED_COLUMNS but for the computed ones).
-_row_values = attrgetter("line", "sku", "digest", *FEED_COLUMNS[: FEED_COLUMNS.index("link")])
-_row_tail = attrgetter("availability", "quantity")
-
-
-def _row(item: feeds.FeedItem) -> tuple[Any, ...]:
-    sale = item.sale_price
-    return (
-        VALID,
-        *_row_values(item),
-        item.link or "",
-        item.image_link or "",
-        *_row_tail(item),
-        str(item.price),
-        None if sale is None else str(sale),
-        item.currency,
-        _extra(item),
-    )
+    Another connection sees only committed rows: inside an atomic block (a caller's
+    transaction, or a test's) the workers go without; the apply phase still finds the
+    unchanged items by digest, so only speed differs.
+    """
+    if connection.in_atomic_block:
+        return None
+    ops = connection.ops
+    names = {
+        "table": ops.quote_name(Product._meta.db_table),
+        "sku": ops.quote_name("sku"),
+        "digest": ops.quote_name("content_hash"),
+    }
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        if cast(Any, connection).is_in_memory_db():
+            return None
+        return {"vendor": "sqlite", "name": str(config["NAME"]), **names}
+    if connection.vendor == "postgresql":
+        params: dict[str, Any] = {
+            key: config[name]
+            for key, name in (
+                ("dbname", "NAME"),
+                ("user", "USER"),
+                ("password", "PASSWORD"),
+                ("host", "HOST"),
+                ("port", "PORT"),
+            )
+            if config.get(name)
+        }
+        options = config.get("OPTIONS") or {}
+        for key in _LIBPQ_OPTIONS:
+            if isinstance(options.get(key), str | int):
+                params[key] = options[key]
+        return {"vendor": "postgresql", "params": params, **names}
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -480,7 +441,7 @@ class _Existing:
     availability: str
 
 
-def _apply(job: ImportJob, spool: _Spool) -> _Counts:
+def _apply(job: ImportJob, spool: staging.Spool) -> _Counts:
     counts = _Counts()
     report = _Report(job.pk)
     for bucket in range(spool.buckets):
@@ -516,14 +477,13 @@ def _apply(job: ImportJob, spool: _Spool) -> _Counts:
 def _apply_batch(
     batch: Sequence[tuple[Any, ...]], dry_run: bool, counts: _Counts, report: _Report
 ) -> None:
-    existing = _existing(batch)
+    stored, changed = _existing(batch)
     created: list[tuple[Any, ...]] = []
     updated: list[tuple[_Existing, tuple[Any, ...]]] = []
     for row in batch:
         kind, line, sku, digest = row[:4]
-        current = existing.get(sku)
         if kind == UNCHANGED:
-            if current is None:
+            if sku not in stored:
                 # Deleted between staging and applying: its item was never converted.
                 counts.rejected += 1
                 report.add(
@@ -535,15 +495,15 @@ def _apply_batch(
             else:
                 counts.unchanged += 1
                 report.add(line, sku, ImportItem.Outcome.UNCHANGED)
-        elif current is None:
+        elif sku not in stored:
             created.append(row)
             counts.created += 1
             report.add(line, sku, ImportItem.Outcome.CREATED)
-        elif current.digest == digest:
+        elif stored[sku] == digest:
             counts.unchanged += 1
             report.add(line, sku, ImportItem.Outcome.UNCHANGED)
         else:
-            updated.append((current, row))
+            updated.append((changed[sku], row))
             counts.updated += 1
             report.add(line, sku, ImportItem.Outcome.UPDATED)
     report.flush()
@@ -555,32 +515,37 @@ def _apply_batch(
         _update(updated)
 
 
-def _existing(batch: Sequence[tuple[Any, ...]]) -> dict[str, _Existing]:
-    """The batch's products that exist; prices only where an update may have to compare them.
+def _existing(
+    batch: Sequence[tuple[Any, ...]],
+) -> tuple[dict[str, str | None], dict[str, _Existing]]:
+    """({sku: stored digest} of the batch's products that exist, {sku: _Existing} of those
+    a valid item may change, with their prices).
 
-    One raw query gets id and digest of every sku (all an unchanged or a new item needs);
+    One raw query gets the digest of every sku (all an unchanged or a new item needs);
     only products whose stored digest differs from a valid item's are read again through
     the ORM, for their typed price columns (the changed few of a re-import).
     """
-    found: dict[str, _Existing] = {}
+    stored: dict[str, str | None] = {}
+    changed: dict[str, _Existing] = {}
     digests = {row[2]: row[3] for row in batch if row[0] == VALID}
     stale: list[int] = []
     for sku, pk, digest, offer_id in _select_by_sku(
         ("sku", "id", "content_hash", "offer_id"), [row[2] for row in batch]
     ):
-        found[sku] = _Existing(pk, digest, offer_id, Decimal(0), None, "", "")
+        stored[sku] = digest
         wanted = digests.get(sku)
         if wanted is not None and wanted != digest:
+            changed[sku] = _Existing(pk, digest, offer_id, Decimal(0), None, "", "")
             stale.append(pk)
     for start in range(0, len(stale), BATCH):
         rows = Product.objects.filter(pk__in=stale[start : start + BATCH]).values_list(
             "sku", "price", "sale_price", "currency", "availability"
         )
         for sku, price, sale_price, currency, availability in rows:
-            current = found[sku]
+            current = changed[sku]
             current.price, current.sale_price = price, sale_price
             current.currency, current.availability = currency, availability
-    return found
+    return stored, changed
 
 
 def _observation(row: tuple[Any, ...]) -> pricing.Observation:

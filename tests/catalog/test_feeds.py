@@ -865,3 +865,33 @@ def test_arbitrary_attribute_text_never_crashes(text: str) -> None:
 
     # then the outcome is an item, a rejection, or (for XML-illegal characters) FeedError
     _consume(doc_text)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 1000])
+def test_an_atom_items_digest_does_not_depend_on_where_it_stands(batch_size: int) -> None:
+    # given Atom entries in the default namespace, once as they are and once with another
+    # entry in front (which shifts every batch and chunk boundary)
+    atom = "http://www.w3.org/2005/Atom"
+
+    def feed(*skus: str) -> bytes:
+        entries = "".join(
+            f"<entry><title>T {sku}</title><g:id>{sku}</g:id><g:price>1 EUR</g:price>"
+            f"<summary>{'x' * 3000}</summary></entry>\n"
+            for sku in skus
+        )
+        return f'<feed xmlns="{atom}" xmlns:g="{G}">{entries}</feed>'.encode()
+
+    def digests(doc: bytes) -> dict[str, str]:
+        return {
+            item.sku: item.digest
+            for batch in feeds.parse_feed_batches(doc, batch_size=batch_size)
+            for item in batch
+            if isinstance(item, FeedItem)
+        }
+
+    skus = [f"S{n}" for n in range(120)]
+    plain = digests(feed(*skus))
+    shifted = digests(feed("NEW", *skus))
+
+    # then every entry has the same digest in both
+    assert {sku: shifted[sku] for sku in skus} == plain
