@@ -29,12 +29,13 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    Func,
     Max,
     Q,
     QuerySet,
     Value,
 )
-from django.db.models.expressions import OrderBy, RawSQL
+from django.db.models.expressions import OrderBy
 from django.db.models.functions import Concat
 
 from pricewatch.catalog import facet_index
@@ -106,12 +107,9 @@ WALK_ROW_COST: Final = 5
 # are sorted.
 FEW_SEARCH_ROWS: Final = 20_000
 
-# Must stay identical to the index expression in migration 0003 (see that migration).
-SEARCH_VECTOR_SQL: Final = (
-    "to_tsvector('simple'::regconfig, translate({t}.title || ' ' || {t}.brand || ' ' || "
-    "{t}.sku || ' ' || {t}.gtin || ' ' || {t}.description, '-./_,', '     '))"
-)
 SEARCH_FIELDS: Final = ("title", "description", "brand", "sku", "gtin")
+# The fields of the search index's text, in the index expression's order (migration 0003).
+SEARCH_VECTOR_FIELDS: Final = ("title", "brand", "sku", "gtin", "description")
 MAX_SEARCH_TERMS: Final = 8
 MAX_TERM_LENGTH: Final = 64
 _TERM_RE: Final = re.compile(r"[^\W_]+")
@@ -194,18 +192,42 @@ def search_terms(q: str) -> list[str]:
     return list(dict.fromkeys(terms))[:MAX_SEARCH_TERMS]
 
 
+class _TextMatch(Func):
+    """PostgreSQL: the product's text matches a tsquery, through the search index.
+
+    Renders the index expression of migration 0003 (the planner matches expressions, so it
+    must stay the same) with the columns as the compiler names them: correct inside a
+    subquery too, where the table has an alias.
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, tsquery: str) -> None:
+        super().__init__(*(F(name) for name in SEARCH_VECTOR_FIELDS), Value(tsquery))
+
+    def as_sql(
+        self, compiler: Any, connection: Any, *args: Any, **kwargs: Any
+    ) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
+        for expression in self.get_source_expressions():
+            sql, more = compiler.compile(expression)
+            parts.append(sql)
+            params.extend(more)
+        text = " || ' ' || ".join(parts[:-1])
+        return (
+            f"to_tsvector('simple'::regconfig, translate({text}, '-./_,', '     ')) "
+            f"@@ to_tsquery('simple'::regconfig, {parts[-1]})",
+            params,
+        )
+
+
 def _matching(queryset: QuerySet[Product], terms: list[str]) -> QuerySet[Product]:
     if connection.vendor == "postgresql":
         # Every word must start a word of the product (prefix match): "bott" finds "bottles".
         # Terms are letters and digits only, so quoting them is all the escaping needed.
         tsquery = " & ".join(f"'{term}':*" for term in terms)
-        table = connection.ops.quote_name(Product._meta.db_table)
-        match = RawSQL(  # noqa: S611 - identifiers are ours; the search text is a parameter
-            f"{SEARCH_VECTOR_SQL.format(t=table)} @@ to_tsquery('simple'::regconfig, %s)",
-            [tsquery],
-            output_field=BooleanField(),
-        )
-        return queryset.filter(match)
+        return queryset.filter(_TextMatch(tsquery))
     # Elsewhere (SQLite): every word must occur in one of the fields.
     for term in terms:
         anywhere = Q()

@@ -97,3 +97,23 @@ def test_search_is_in_the_list_query_count(
 ) -> None:
     with django_assert_max_num_queries(2):
         assert found(api, "bottle") == ["BOT-2", "BOT-1"]
+
+
+@pytest.mark.parametrize("ordering", ["-created", "title", "-price"])
+def test_a_search_pages_through_its_matches_when_newer_products_do_not_match(
+    api: Api, ordering: str
+) -> None:
+    """The page is found among the matches, not among the newest products of all."""
+    for n in range(3):
+        make_product(sku=f"KET-{n}", title=f"Kettle {n}", price=str(10 + n))
+    for n in range(6):
+        make_product(sku=f"CUP-{n}", title=f"Cup {n}", price=str(50 + n))
+
+    first = api.client.get(URL, {"q": "kettle", "ordering": ordering, "page_size": 2}).json()
+    second = api.client.get(
+        URL, {"q": "kettle", "ordering": ordering, "page_size": 2, "page": 2}
+    ).json()
+
+    skus = [item["sku"] for item in first["items"] + second["items"]]
+    assert sorted(skus) == ["KET-0", "KET-1", "KET-2"]
+    assert first["count"] == 3

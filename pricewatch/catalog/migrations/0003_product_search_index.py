@@ -1,6 +1,6 @@
 """Full-text search index for products on PostgreSQL (an expression index: no stored column).
 
-The expression must stay identical to `pricewatch.catalog.selectors.SEARCH_VECTOR_SQL`, or the
+The expression must stay the one `pricewatch.catalog.selectors._TextMatch` renders, or the
 planner will not use the index (tests/catalog/test_api_search.py checks it on PostgreSQL).
 SQLite has no such index; the search there falls back to substring matching.
 """
