@@ -70,3 +70,16 @@ def user_token(api: Api, db: None) -> str:
 def without_facet_index(settings: Any) -> None:
     """Counts, facets and pages from the database alone (catalog.facet_index off)."""
     settings.CATALOG_FACET_INDEX_MAX_PRODUCTS = 0
+
+
+def catalog_state() -> tuple[int, int, int, int, int]:
+    """Row counts of everything an import writes: equal before and after means untouched."""
+    from pricewatch.pricing.models import Offer, PriceChange, PriceDay, PricePoint
+
+    return (
+        Product.objects.count(),
+        Offer.objects.count(),
+        PricePoint.objects.count(),
+        PriceChange.objects.count(),
+        PriceDay.objects.count(),
+    )

@@ -13,7 +13,8 @@ import pytest
 
 from pricewatch.catalog import imports
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
-from pricewatch.pricing.models import Offer, PriceChange, PriceDay, PricePoint
+from pricewatch.pricing.models import Offer, PriceChange, PricePoint
+from tests.catalog.factories import catalog_state
 from tests.catalog.hostile import BILLION_LAUGHS, DECLARATION, QUADRATIC_BLOWUP, passwd_line, xxe
 
 G = "http://base.google.com/ns/1.0"
@@ -52,16 +53,6 @@ def run(
 
 def outcomes(job: ImportJob) -> list[tuple[int, str, str, str]]:
     return list(job.items.order_by("line").values_list("line", "sku", "outcome", "reason"))
-
-
-def catalog_state() -> tuple[int, int, int, int, int]:
-    return (
-        Product.objects.count(),
-        Offer.objects.count(),
-        PricePoint.objects.count(),
-        PriceChange.objects.count(),
-        PriceDay.objects.count(),
-    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.db import transaction
 
 from pricewatch.catalog import feeds, imports, staging
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
-from pricewatch.pricing.models import Offer, PriceChange, PriceDay, PricePoint
+from tests.catalog.factories import catalog_state
 
 G = "http://base.google.com/ns/1.0"
 ATOM = "http://www.w3.org/2005/Atom"
@@ -88,16 +88,6 @@ def product_rows() -> list[tuple[Any, ...]]:
         if f.attname not in ("id", "offer_id", "created_at", "updated_at")
     ]
     return list(Product.objects.order_by("sku").values_list(*fields))
-
-
-def catalog_state() -> tuple[int, ...]:
-    return (
-        Product.objects.count(),
-        Offer.objects.count(),
-        PricePoint.objects.count(),
-        PriceChange.objects.count(),
-        PriceDay.objects.count(),
-    )
 
 
 def snapshot(job: ImportJob) -> dict[str, Any]:
