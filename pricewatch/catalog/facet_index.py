@@ -3,8 +3,8 @@
 Counting "Brand (12)" check-boxes in the database means grouping the matching rows seven
 ways; for a broad filter over 100,000 products that costs PostgreSQL about 100 ms. Each
 process here keeps instead the facet columns of the active products as numpy arrays
-(dictionary-encoded, 4 bytes a value, with the current price and the id: about 5 MB for
-100,000 products) and counts a facet with one `bincount`: a few milliseconds whatever the
+(dictionary-encoded, 4 bytes a value, with the current price, sort ranks and the id: about
+6 MB for 100,000 products) and counts a facet with one `bincount`: a few milliseconds whatever the
 filters.
 
 A snapshot is only ever used for the facet generation it was built in (product imports and
@@ -46,8 +46,10 @@ NO_PRICE: Final = np.iinfo(np.int64).min
 _SEPARATOR: Final = "\x1f"
 # A new generation is built at most this often (seconds); the database answers meanwhile.
 REBUILD_INTERVAL: Final = 5.0
-# Search masks kept per snapshot (one byte per product each).
+# Search masks kept per snapshot (one byte per product each): at most this many, and at most
+# SEARCH_BYTES in all.
 SEARCHES_KEPT: Final = 64
+SEARCH_BYTES: Final = 16 * 1024 * 1024
 
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -77,9 +79,9 @@ class Snapshot:
     codes: dict[str, CodeArray]  # facet -> one code per product
     values: dict[str, list[str]]  # facet -> code -> value
     lookup: dict[str, dict[str, int]]  # facet -> value -> code
-    # List ordering name -> sort key per product: the price, or the dense rank of the column
-    # in the database's own order (its collation for text).
-    sort_keys: dict[str, IntArray]
+    # List ordering name -> sort key per product: the price, or the dense rank (int32) of the
+    # column in the database's own order (its collation for text).
+    sort_keys: dict[str, np.ndarray[Any, Any]]
     # Masks of recent searches (terms -> mask), least recently used first.
     searches: OrderedDict[tuple[str, ...], BoolArray] = field(default_factory=OrderedDict)
     searches_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -134,7 +136,8 @@ class Snapshot:
         mask = self._members(ids())
         with self.searches_lock:
             self.searches[terms] = mask
-            while len(self.searches) > SEARCHES_KEPT:
+            kept = max(1, min(SEARCHES_KEPT, SEARCH_BYTES // max(1, self.size)))
+            while len(self.searches) > kept:
                 self.searches.popitem(last=False)
         return mask
 
@@ -178,7 +181,7 @@ class Snapshot:
         rows = np.arange(self.size) if combined is None else np.flatnonzero(combined)
         if not len(rows):
             return []
-        keys: list[IntArray] = []
+        keys: list[np.ndarray[Any, Any]] = []
         for name, descending in ordering:
             column = self.sort_keys[name][rows]
             if name == "price" and bool((column == NO_PRICE).any()):
@@ -271,8 +274,9 @@ def build(generation: str, limit: int) -> Snapshot:
         values[name] = list(numbering)
         lookup[name] = dict(numbering)
     prices = arrays["price"][order]
-    sort_keys = {name: arrays[f"rank_{name}"][order] for name in RANKED}
-    sort_keys["price"] = prices
+    sort_keys: dict[str, np.ndarray[Any, Any]] = {"price": prices}
+    for name in RANKED:
+        sort_keys[name] = arrays[f"rank_{name}"][order].astype(np.int32)
     return Snapshot(
         generation=generation,
         built_at=time.monotonic(),
