@@ -86,7 +86,7 @@ FACET_CACHE_SECONDS: Final = 30
 _FACET_GENERATION_KEY: Final = "catalog:facets:generation"
 # Catalogs up to this many active products are counted in memory (see `facet_index`;
 # settings.CATALOG_FACET_INDEX_MAX_PRODUCTS, 0 = always the database).
-FACET_INDEX_MAX_PRODUCTS: Final = 2_000_000
+FACET_INDEX_MAX_PRODUCTS: Final = 500_000
 
 # API ordering names to model paths; `price` is the current price, on the product's offer.
 ORDERINGS: Final[dict[str, str]] = {
