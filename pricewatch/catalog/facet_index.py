@@ -309,7 +309,7 @@ class FacetIndex:
         self._lock = threading.Lock()
 
     def get(
-        self, generation: str, max_age: float, limit: int, min_interval: float = REBUILD_INTERVAL
+        self, generation: str, max_age: float, limit: int, min_interval: float | None = None
     ) -> Snapshot | None:
         """A snapshot of `generation` at most `max_age` seconds old, or None (use the DB).
 
@@ -318,6 +318,8 @@ class FacetIndex:
         answers (it is always current), so a burst of edits cannot keep a process busy
         rebuilding.
         """
+        if min_interval is None:
+            min_interval = REBUILD_INTERVAL
         now = time.monotonic()
         failed = self._unavailable
         if failed is not None and failed[0] == generation and now - failed[1] <= max_age:

@@ -11,10 +11,11 @@ import math
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, Final, Generic, TypeVar
 
 from django.conf import settings
@@ -307,12 +308,13 @@ def _order_by(keys: Iterable[str], *, few: bool) -> list[OrderBy]:
     return terms
 
 
-def _few(filters: ProductFilters, count: int, end: int) -> bool:
+def _few(filters: ProductFilters, count: int, end: int, total: Callable[[], int]) -> bool:
     """Whether sorting the `count` matches beats walking an index to row `end` (PostgreSQL).
 
     A walk in the wanted order meets matches at the rate `count / total` (filters taken as
     independent of the order), so it reads about `end * total / count` rows to fill the page:
     one brand of 300 is cheaper to sort, a brand with 4 % of the catalog cheaper to walk.
+    `total` answers the catalog's size (asked only when needed).
     """
     if connection.vendor != "postgresql":
         return False  # SQLite's planner does not walk the indexes this way
@@ -320,9 +322,7 @@ def _few(filters: ProductFilters, count: int, end: int) -> bool:
         return count <= FEW_SEARCH_ROWS
     if count == 0:
         return True
-    everything = replace(ProductFilters(), active=filters.active)
-    total = cached_count(everything, filtered_products(everything))
-    walked = end * max(total, count) / count
+    walked = end * max(total(), count) / count
     return count * SORT_ROW_COST <= walked * WALK_ROW_COST
 
 
@@ -348,26 +348,34 @@ def _page_of(
     the page faster than it could list every match for the snapshot), the database finds them.
     """
     snapshot = None if search_terms(filters.q) else _snapshot(filters)
+    queryset = filtered_products(filters)
     if snapshot is not None:
         masks = snapshot.masks(filters)
         count = snapshot.count(masks)
-        pages = _check_page(page, page_size, count)
-        offset = (page - 1) * page_size
+    else:
+        count = _cached_database_count(filters, queryset)
+    pages = _check_page(page, page_size, count)
+    offset = (page - 1) * page_size
+    if snapshot is not None:
         keys = [(key.removeprefix("-"), key.startswith("-")) for key in ordering]
         found = snapshot.page(masks, keys, offset, page_size)
         if found is not None:
             rows = Product.objects.filter(id__in=found).order_by(*_order_by(ordering, few=False))
             return rows, count, pages
-    queryset = filtered_products(filters)
-    count = cached_count(filters, queryset)
-    pages = _check_page(page, page_size, count)
-    offset = (page - 1) * page_size
-    few = _few(filters, count, offset + page_size)
+    few = _few(filters, count, offset + page_size, partial(_catalog_size, filters, snapshot))
     # A deferred join: the page's ids are found reading only what filters and sorts, then
     # the page's rows are read whole (sorting 2,000 wide rows to keep 50 cost twice as much).
     ids = queryset.order_by(*_order_by(ordering, few=few)).values("id")[offset : offset + page_size]
     rows = Product.objects.filter(id__in=ids).order_by(*_order_by(ordering, few=False))
     return rows, count, pages
+
+
+def _catalog_size(filters: ProductFilters, snapshot: facet_index.Snapshot | None) -> int:
+    """Products with the filters' `active` setting: all a snapshot holds, else counted."""
+    if snapshot is not None:
+        return snapshot.size
+    everything = replace(ProductFilters(), active=filters.active)
+    return _cached_database_count(everything, filtered_products(everything))
 
 
 def product_page(
@@ -538,13 +546,11 @@ def indexed_facets(snapshot: facet_index.Snapshot, filters: ProductFilters) -> F
     return Facets(count=snapshot.count(masks), facets=facets)
 
 
-def cached_count(filters: ProductFilters, queryset: QuerySet[Product]) -> int:
-    """How many products match: from the facet index, else cached like the facets."""
+def _cached_database_count(filters: ProductFilters, queryset: QuerySet[Product]) -> int:
+    """`queryset.count()`, cached for FACET_CACHE_SECONDS per filters and generation."""
     seconds = _cache_seconds()
     if seconds <= 0:
         return queryset.count()
-    if not search_terms(filters.q) and (snapshot := _snapshot(filters)) is not None:
-        return snapshot.count(snapshot.masks(filters, None))
     key = _cache_key("count", filters)
     count = cache.get(key)
     if not isinstance(count, int):

@@ -112,12 +112,22 @@ def test_the_api_answers_from_the_index_without_grouping_in_the_database(
     ]
 
 
+@pytest.mark.parametrize("interval", [0.0, 60.0], ids=["rebuilt", "database-meanwhile"])
 def test_a_change_starts_a_new_generation_and_a_fresh_snapshot(
-    catalog: None, client: Any, django_capture_on_commit_callbacks: Any
+    catalog: None,
+    client: Any,
+    interval: float,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
+    """After an edit the next answer is current: from a new snapshot, or from the database
+    while new snapshots are not built yet (the rebuild interval)."""
+    monkeypatch.setattr(facet_index, "REBUILD_INTERVAL", interval)
     facet_index.INDEX.clear()
     before = client.get("/api/v1/products/facets?brand=Zeta").json()
     assert before["count"] == 0
+    first = facet_index.INDEX._snapshot
+    assert first is not None
 
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         make_product(sku="NEW-ZETA", brand="Zeta")
@@ -125,6 +135,12 @@ def test_a_change_starts_a_new_generation_and_a_fresh_snapshot(
     after = client.get("/api/v1/products/facets?brand=Zeta").json()
     assert after["count"] == 1
     assert {"value": "Zeta", "count": 1} in after["facets"]["brand"]["values"]
+    current = facet_index.INDEX._snapshot
+    if interval:
+        assert current is first  # not rebuilt: the database answered
+    else:
+        assert current is not None and current is not first
+        assert current.generation != first.generation and "Zeta" in current.lookup["brand"]
 
 
 def test_an_expired_snapshot_is_rebuilt(catalog: None) -> None:
@@ -147,12 +163,16 @@ def test_new_generations_are_built_at_most_so_often_and_the_database_answers_mea
 
 
 def test_a_catalog_over_the_limit_is_counted_by_the_database(
-    catalog: None, settings: Any, django_assert_max_num_queries: Any
+    catalog: None, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     facet_index.INDEX.clear()
     settings.CATALOG_FACET_INDEX_MAX_PRODUCTS = 10
     filters = ProductFilters(brand=("Acme",))
 
+    def not_from_the_index(*args: Any) -> None:
+        raise AssertionError("counted from the facet index")
+
+    monkeypatch.setattr(facet_index.Snapshot, "facet_counts", not_from_the_index)
     assert facet_index.INDEX.get("big", max_age=60, limit=10) is None
     facets = selectors.cached_product_facets(filters)
 
@@ -222,3 +242,18 @@ def test_the_list_api_reads_only_the_page_when_the_index_answers(
     )
     assert [item["id"] for item in body["items"]] == list(expected.values_list("id", flat=True)[:7])
     assert body["count"] == expected.count()
+
+
+def test_a_list_the_index_cannot_answer_asks_whether_it_is_current_once(
+    catalog: None, client: Any, settings: Any, django_assert_max_num_queries: Any
+) -> None:
+    facet_index.INDEX.clear()
+    settings.CATALOG_FACET_INDEX_MAX_PRODUCTS = 10  # over the limit: the database answers
+    url = "/api/v1/products?brand=Acme&ordering=-price&page_size=5"
+    client.get(url)
+
+    # The newest change, the count (cached), the catalog's size (cached), the page.
+    with django_assert_max_num_queries(4):
+        body = client.get(url.replace("Acme", "Bolt")).json()
+
+    assert body["count"] == selectors.filtered_products(ProductFilters(brand=("Bolt",))).count()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -414,32 +411,6 @@ def test_a_truncated_feed_keeps_even_its_complete_items_out(tmp_path: Path) -> N
     assert (job.error_line, job.error_column) != (None, None)
     assert not Product.objects.exists()
     assert not Offer.objects.exists()
-
-
-@pytest.fixture
-def http_server() -> Iterator[tuple[str, list[str]]]:
-    requests: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            requests.append(self.path)
-            body = b'<!ENTITY xxe "pwned">'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("kind", ["external-entity", "external-dtd"])
