@@ -83,9 +83,11 @@ def one_run(path: str, label: str, items: int, queue: Any) -> None:
     samples: list[str] = []
     step = max(items // 10, 1)
     next_sample = step
+    staged = 0.0
 
     def progress(done: int, total: int | None) -> None:
-        nonlocal next_sample
+        nonlocal next_sample, staged
+        staged = time.perf_counter()  # the last call ends the staging phase
         while done >= next_sample:
             samples.append(f"{rss_mib():.0f}")
             next_sample += step
@@ -105,6 +107,7 @@ def one_run(path: str, label: str, items: int, queue: Any) -> None:
             "error": job.error,
             "counts": dict(imports.summary(job)),
             "elapsed": elapsed,
+            "staging": staged - start,
             "rate": items / elapsed,
             "samples": samples,
             "peak": peak,
@@ -171,7 +174,9 @@ def main() -> None:
             if result["status"] != "succeeded":
                 sys.exit(f"import {result['status']}: {result['error']}")
             print("counts: " + ", ".join(f"{k} {v:,}" for k, v in result["counts"].items()))
-            print(f"time: {result['elapsed']:.2f} s  ->  {result['rate']:,.0f} items/s")
+            print(f"time: {result['elapsed']:.2f} s  ->  {result['rate']:,.0f} items/s", end="")
+            apply = result["elapsed"] - result["staging"]
+            print(f"  (staging {result['staging']:.2f} s, applying {apply:.2f} s)")
             print(f"RSS MiB at each 10% of staging: {' '.join(result['samples'])}")
             print(f"peak RSS (ru_maxrss): {result['peak']:.1f} MiB", end="")
             if result["workers_peak"]:

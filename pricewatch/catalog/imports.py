@@ -277,15 +277,17 @@ def _select_by_sku(columns: Sequence[str], skus: Sequence[str]) -> Iterator[tupl
     ops = connection.ops
     names = ", ".join(ops.quote_name(column) for column in columns)
     table = ops.quote_name(Product._meta.db_table)
+    # Identifiers come from the model; every value is a bound parameter.
+    select = f"SELECT {names} FROM {table} WHERE {ops.quote_name('sku')}"  # noqa: S608
     with connection.cursor() as cursor:
         for start in range(0, len(skus), BATCH):
             chunk = skus[start : start + BATCH]
-            marks = ", ".join(["%s"] * len(chunk))
-            # Identifiers come from the model; every value is a bound parameter.
-            cursor.execute(
-                f"SELECT {names} FROM {table} WHERE {ops.quote_name('sku')} IN ({marks})",  # noqa: S608
-                chunk,
-            )
+            if connection.vendor == "postgresql":
+                # One array parameter: psycopg splits a query with 2,000 placeholders in
+                # Python on every call (~12 ms), and the server plans one short statement.
+                cursor.execute(f"{select} = ANY(%s)", [list(chunk)])
+            else:
+                cursor.execute(f"{select} IN ({', '.join(['%s'] * len(chunk))})", chunk)
             yield from cursor.fetchall()
 
 

@@ -69,7 +69,10 @@ class Offer(models.Model):
     title = models.CharField(max_length=500, blank=True)
     image_url = models.URLField(max_length=2048, blank=True)
     # The normalised page URL for tracked pages (shared by everyone who watches it).
-    url = models.URLField(max_length=2048, null=True, blank=True, unique=True)
+    # Unique through Meta.constraints (no varchar_pattern_ops index on PostgreSQL: nothing
+    # looks urls up by prefix).
+    # NULL, not "": many offers (catalog, offers service) have no url, and NULLs never clash.
+    url = models.URLField(max_length=2048, null=True, blank=True)  # noqa: DJ001
     shop = models.CharField(max_length=255, blank=True, help_text="Shop name or host.")
 
     currency = models.CharField(max_length=3, blank=True)
@@ -101,6 +104,7 @@ class Offer(models.Model):
             models.Index(fields=["kind", "last_changed_at"], name="offer_kind_changed"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["url"], name="offer_url_unique"),
             models.CheckConstraint(
                 condition=Q(price__isnull=True) | Q(price__gte=0), name="offer_price_not_negative"
             ),
@@ -123,7 +127,10 @@ class Offer(models.Model):
 class PricePoint(models.Model):
     """One observation of an offer."""
 
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="points")
+    # Indexed by pricepoint_offer_time, which starts with it.
+    offer = models.ForeignKey(
+        Offer, on_delete=models.CASCADE, related_name="points", db_index=False
+    )
     observed_at = models.DateTimeField()
     price = MoneyField(null=True, blank=True)
     regular_price = MoneyField(null=True, blank=True)
@@ -143,7 +150,8 @@ class PricePoint(models.Model):
 class PriceDay(models.Model):
     """Daily roll-up of an offer's points (UTC days): what charts over long ranges read."""
 
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="days")
+    # Indexed by the priceday_offer_day constraint, which starts with it.
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="days", db_index=False)
     day = models.DateField()
     low = MoneyField()
     high = MoneyField()

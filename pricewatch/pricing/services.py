@@ -263,13 +263,20 @@ def _observed_at(observation: Observation) -> datetime:
 
 def _lock_offers(ids: list[int]) -> dict[int, Offer]:
     offers: dict[int, Offer] = {}
-    query = Offer.objects.all()
-    if connection.features.has_select_for_update:
-        # SQLite serialises writers with IMMEDIATE transactions; PostgreSQL needs row locks so
-        # two workers recording the same offer do not lose each other's lowest / highest.
-        query = query.select_for_update()
+    if connection.vendor == "postgresql":
+        # PostgreSQL needs row locks so two workers recording the same offer do not lose
+        # each other's lowest / highest. One array parameter instead of the ORM's IN list:
+        # psycopg splits a query of 2,000 placeholders in Python on every call.
+        table = connection.ops.quote_name(Offer._meta.db_table)
+        # The table name comes from the model; the ids are one bound parameter.
+        sql = f"SELECT * FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"  # noqa: S608
+        for start in range(0, len(ids), CHUNK):
+            for offer in Offer.objects.raw(sql, [ids[start : start + CHUNK]]):
+                offers[offer.pk] = offer
+        return offers
+    # SQLite serialises writers with IMMEDIATE transactions: no row locks to take.
     for start in range(0, len(ids), CHUNK):
-        for offer in query.filter(pk__in=ids[start : start + CHUNK]).order_by("pk"):
+        for offer in Offer.objects.filter(pk__in=ids[start : start + CHUNK]).order_by("pk"):
             offers[offer.pk] = offer
     return offers
 
@@ -516,14 +523,19 @@ def _save_offer_states(offers: list[Offer]) -> None:
     assignments = ", ".join(f"{ops.quote_name(column.column)} = %s" for column in columns)
     # Identifiers come from the model; every value is a bound parameter.
     sql = f"UPDATE {ops.quote_name(meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
+    # Decimals, text and integers go to the driver as they are (as in bulk_insert); only
+    # datetimes need the backend's adaptation. Field.get_db_prep_save costs ~10 us a value.
+    values = operator.attrgetter(*(column.attname for column in columns))
+    when = [i for i, column in enumerate(columns) if isinstance(column, models.DateTimeField)]
+    adapt = _datetime_adapter()
     rows = []
     for offer in offers:
         offer.updated_at = now
-        values = [
-            column.get_db_prep_save(getattr(offer, column.attname), connection)
-            for column in columns
-        ]
-        rows.append([*values, offer.pk])
+        row = [*values(offer), offer.pk]
+        for index in when:
+            if row[index] is not None:
+                row[index] = adapt(row[index])
+        rows.append(row)
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
