@@ -675,6 +675,28 @@ def _check_root(root: etree._Element) -> None:
 _OVERSIZED: Final = f"item is larger than {_MAX_ITEM_BYTES} bytes"
 
 
+def _big_line_shift() -> int:
+    """How far libxml2's element line numbers run ahead past line 65535.
+
+    An element keeps its line in 16 bits; libxml2 2.14 reports line 65535 as 65536 and
+    every later one one too high. Measured once on this libxml2 rather than assumed.
+    """
+    parser = etree.XMLPullParser(events=("end",), tag="i")
+    parser.feed(b"<r>" + b"\n" * 70_000 + b"<i/></r>")
+    parser.close()
+    (_, elem), *_ = parser.read_events()
+    return int(elem.sourceline or 70_001) - 70_001
+
+
+_BIG_LINE_SHIFT: Final = _big_line_shift()
+
+
+def _true_line(sourceline: int | None) -> int:
+    """An element's line number in the file (see _big_line_shift)."""
+    line = sourceline or 0
+    return line - _BIG_LINE_SHIFT if line > 65_535 else line
+
+
 def _parse_stream(stream: IO[bytes]) -> Iterator[tuple[etree._Element | None, int]]:
     """Yield (top-level item element, line); the element is ``None`` for an oversized item.
 
@@ -733,7 +755,7 @@ def _parse_stream(stream: IO[bytes]) -> Iterator[tuple[etree._Element | None, in
             open_item = None
             if elem.tag not in item_tags:
                 continue
-            line = elem.sourceline or 0
+            line = _true_line(elem.sourceline)
             if oversized:
                 elem.clear(keep_tail=False)
                 yield None, line

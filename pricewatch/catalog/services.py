@@ -164,10 +164,11 @@ def update_product(*, product: Product, actor: User | None, **changes: Any) -> P
             raise _sku_taken(changes["sku"])
         for name, (_, new) in changed.items():
             setattr(locked, name, new)
-        locked.content_hash = ""  # the next feed import compares afresh
+        # The next feed import compares afresh: the product no longer is what its item said.
+        locked.content_hash = locked.raw_hash = ""
         try:
             with transaction.atomic():
-                locked.save(update_fields=[*changed, "content_hash", "updated_at"])
+                locked.save(update_fields=[*changed, "content_hash", "raw_hash", "updated_at"])
         except IntegrityError as error:
             raise _sku_taken(changes["sku"]) from error
         if PRICE_FIELDS & set(changed):

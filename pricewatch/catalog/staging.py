@@ -38,6 +38,7 @@ the end, or ``failed <json message>``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -79,8 +80,10 @@ FEED_COLUMNS: Final = (
     "currency",
     "extra",
 )
-# Spool row: (kind, line, sku, digest, *FEED_COLUMNS) for kind VALID, (kind, line, sku,
-# digest) for kind UNCHANGED. Decimals travel as strings.
+# Spool row: (kind, line, sku, digest, *FEED_COLUMNS, raw) for kind VALID, (kind, line, sku,
+# digest, raw) for kind UNCHANGED; `raw` is the item's raw digest ("" when it was not staged
+# by raw spans), `digest` "" for an item recognised by its raw digest alone. Decimals travel
+# as strings.
 VALID: Final = "v"
 UNCHANGED: Final = "u"
 # pickle (protocol 5, framed) reads back ~20x faster than marshal.load from a file, which
@@ -157,8 +160,8 @@ _row_values = attrgetter("line", "sku", "digest", *FEED_COLUMNS[: FEED_COLUMNS.i
 _row_tail = attrgetter("availability", "quantity")
 
 
-def row(item: feeds.FeedItem) -> tuple[Any, ...]:
-    """The spool row of a valid item."""
+def row(item: feeds.FeedItem, raw: str = "") -> tuple[Any, ...]:
+    """The spool row of a valid item (`raw`: its raw digest, when known)."""
     sale = item.sale_price
     return (
         VALID,
@@ -170,6 +173,7 @@ def row(item: feeds.FeedItem) -> tuple[Any, ...]:
         None if sale is None else str(sale),
         item.currency,
         extra_json(item),
+        raw,
     )
 
 
@@ -197,6 +201,7 @@ class SpoolWriter:
     def open(self) -> None:
         self.files = [spool_path(self.base, self.part, n).open("wb") for n in range(self.buckets)]
         self.pending = [[] for _ in range(self.buckets)]
+        self.rejected = []
         self.rejected_file = spool_path(self.base, self.part, "rejected").open("wb")
 
     def add(self, row: tuple[Any, ...]) -> None:
@@ -263,7 +268,7 @@ def stage_results(
                 result.line += line_offset
             writer.add(make_row(result))
         elif isinstance(result, unchanged_item):
-            writer.add((UNCHANGED, result.line + line_offset, result.sku, result.digest))
+            writer.add((UNCHANGED, result.line + line_offset, result.sku, result.digest, ""))
         else:
             writer.reject(result.line + line_offset, (result.sku or "")[:100], result.reason)
     writer.flush()
@@ -509,6 +514,7 @@ class DigestLookup:
         self.table = database["table"]
         self.sku = database["sku"]
         self.digest = database["digest"]
+        self.raw = database.get("raw", "")
         self.connection: Any
         if self.vendor == "sqlite":
             import sqlite3
@@ -536,14 +542,359 @@ class DigestLookup:
                 marks = ", ".join("?" * len(chunk))
                 rows += self.connection.execute(f"{select} IN ({marks})", chunk).fetchall()
         else:
-            rows = self.connection.execute(f"{select} = ANY(%s)", [skus]).fetchall()
+            # Binary: a text array parameter costs the server four times as long to read.
+            rows = self.connection.execute(f"{select} = ANY(%s)", [skus], binary=True).fetchall()
         for sku, digest in rows:
             if digest:
                 found[sku] = digest
         return found
 
+    def by_raw(self, digests: list[str]) -> dict[str, str]:
+        """{raw digest: sku} of the products stored with these raw digests."""
+        found: dict[str, str] = {}
+        raw = self.raw
+        # Names come from the model (the caller's spec); every value is a bound parameter.
+        select = f"SELECT {raw}, {self.sku} FROM {self.table} WHERE {raw} > '' AND {raw}"  # noqa: S608
+        if self.vendor == "sqlite":
+            for start in range(0, len(digests), 500):
+                chunk = digests[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found.update(self.connection.execute(f"{select} IN ({marks})", chunk).fetchall())
+        else:
+            query = self.connection.execute(f"{select} = ANY(%s)", [digests], binary=True)
+            found.update(query.fetchall())
+        return found
+
     def close(self) -> None:
         self.connection.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Raw spans: re-importing unchanged items without parsing them
+# --------------------------------------------------------------------------------------------
+
+# Part of every raw digest: bump it (with feeds' "pwfeed" digest) when the conversion of an
+# item changes, so that stored raw digests no longer vouch for what it would become.
+RAW_PERSON: Final = b"pwraw1"
+# An item span this large is staged through the parser (which alone decides what is
+# oversized); below 7 parser chunks an item is never oversized, whatever the alignment.
+_RAW_MAX_ITEM: Final = 768 * 1024
+# A head (the channel's own elements before the first item) or tail beyond this: parser.
+_RAW_MAX_EDGE: Final = 1024 * 1024
+_RAW_WINDOW: Final = 4 * 1024 * 1024
+_WHITESPACE: Final = frozenset(b" \t\r\n")
+_TAG_END: Final = frozenset(b" \t\r\n>")
+# Item start and end tags by container: only unprefixed item tags are staged raw.
+_RAW_ITEMS: Final = {b"channel": b"item", b"feed": b"entry"}
+
+
+class RawUnsuitable(Exception):
+    """This part cannot be staged by raw spans; the worker stages it through the parser."""
+
+
+def raw_key(prefix: bytes) -> bytes:
+    """The key of a file's raw digests: its bytes up to the container start tag (the XML
+    declaration, and the namespace declarations every item's bytes are read under)."""
+    return hashlib.blake2b(prefix, digest_size=32, person=b"pwrawkey").digest()
+
+
+class _RawScanner:
+    """The item spans of one part, found in its bytes without parsing them.
+
+    A span runs from an item start tag to the first end tag of the same name after it; the
+    spans of a part must follow each other with only whitespace between them, and the part
+    must end with whitespace (the last part: with exactly the container's end tags), or the
+    part is RawUnsuitable. A span is not checked here: either its digest is one the catalog
+    stored for an item the parser read from these very bytes (then these bytes are that
+    whole element: a span cut short at an end tag inside CDATA could not equal a complete
+    element), or it goes to the parser (`RawStager`), which must find exactly one item
+    starting where the span starts. Lines are those of the part's document (`PartStream`).
+    """
+
+    def __init__(self, plan: Plan, part: Part, last: bool) -> None:
+        container = plan.container
+        item = _RAW_ITEMS.get(container)
+        expected_closers = b"</channel></rss>" if container == b"channel" else b"</feed>"
+        if item is None or plan.closers != expected_closers:
+            raise RawUnsuitable("prefixed container or item tags")
+        self.open_tag, self.close_tag = b"<" + item, b"</" + item
+        names = re.findall(rb"</([^>]+)>", plan.closers)
+        self.closers = re.compile(
+            b"".join(rb"</" + re.escape(name) + rb"[ \t\r\n]*>[ \t\r\n]*" for name in names)
+        )
+        self.last = last
+        self.container_closers = plan.closers
+        self.source = open(plan.path, "rb")  # noqa: SIM115 - closed by close()
+        self.prefix = b""
+        if part.start:
+            self.source.seek(0)
+            self.prefix = self.source.read(plan.prefix_end)
+        self.source.seek(part.start)
+        self.remaining = part.end - part.start
+        self.prefix_end = plan.prefix_end
+        self.buf = b""
+        self.pos = 0
+        self.line = 1 + self.prefix.count(b"\n")
+        self.head = b""
+        self.tail = b""
+
+    def close(self) -> None:
+        self.source.close()
+
+    def _fill(self) -> bool:
+        """Read more of the part, dropping what lies before `pos`; False at the part's end."""
+        if self.remaining <= 0:
+            return False
+        data = self.source.read(min(_RAW_WINDOW, self.remaining))
+        if not data:
+            raise OSError("the feed file changed while it was being staged")
+        self.remaining -= len(data)
+        self.buf = self.buf[self.pos :] + data
+        self.pos = 0
+        return True
+
+    def _starts_item(self, at: int) -> bool | None:
+        """Whether an item start tag begins at `at` (None: the buffer ends too soon)."""
+        tag = self.open_tag
+        if len(self.buf) < at + len(tag) + 1:
+            return None
+        return self.buf.startswith(tag, at) and self.buf[at + len(tag)] in _TAG_END
+
+    def _find_head(self) -> None:
+        """Part 0: everything before the first item start tag outside comments, CDATA and
+        processing instructions becomes the head, which the parser reads."""
+        at = self.prefix_end
+        while True:
+            buf = self.buf
+            lt = buf.find(b"<", at)
+            # Judge a "<" only with enough bytes after it to tell what it opens.
+            if lt >= 0 and (len(buf) - lt >= 16 or self.remaining <= 0):
+                for opener, closer in ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>")):
+                    if buf.startswith(opener, lt):
+                        end = buf.find(closer, lt + len(opener))
+                        if end >= 0:
+                            at = end + len(closer)
+                            break
+                        lt = -1  # its end is further on
+                        break
+                else:
+                    if self._starts_item(lt):
+                        self.head = buf[:lt]
+                        self.line += self.head.count(b"\n")
+                        self.pos = lt
+                        return
+                    at = lt + 1
+                if lt >= 0:
+                    continue
+            elif lt < 0:
+                at = max(len(buf) - 1, self.prefix_end)
+            if len(buf) > _RAW_MAX_EDGE or not self._fill():
+                raise RawUnsuitable("no item start tag in the head")
+
+    def spans(self) -> Iterator[tuple[int, bytes]]:
+        """(line, bytes) of every item span of the part; then `tail` holds what follows."""
+        if not self.prefix:
+            self._find_head()
+        else:
+            self._fill()
+            if not self._starts_item(0):
+                raise RawUnsuitable("the part does not start with an item")
+        close_tag = self.close_tag
+        while True:
+            # self.pos: an item start tag
+            search_from = self.pos + len(self.open_tag)
+            while True:
+                buf = self.buf
+                end = buf.find(close_tag, search_from)
+                if end >= 0:
+                    k = end + len(close_tag)
+                    while k < len(buf) and buf[k] in _WHITESPACE:
+                        k += 1
+                    if k < len(buf):
+                        if buf[k] != 0x3E:  # "</items>" or the like: leave it to the parser
+                            raise RawUnsuitable("an end tag that only starts like the item's")
+                        break
+                if len(buf) - self.pos > _RAW_MAX_ITEM:
+                    raise RawUnsuitable("a large item")
+                if not self._fill():
+                    raise RawUnsuitable("an item runs past the end of the part")
+                search_from = len(self.open_tag)  # the span now starts the buffer
+            span = buf[self.pos : k + 1]
+            yield self.line, span
+            self.line += span.count(b"\n")
+            self.pos = k + 1
+            while True:  # the gap: whitespace, then an item start tag or the end
+                buf = self.buf
+                at = self.pos
+                while at < len(buf) and buf[at] in _WHITESPACE:
+                    at += 1
+                self.line += buf.count(b"\n", self.pos, at)
+                self.pos = at
+                if at == len(buf):
+                    if self._fill():
+                        continue
+                    return  # the part ends after whitespace
+                starts = self._starts_item(at)
+                if starts is None and self._fill():
+                    continue
+                if starts:
+                    break
+                self._take_tail()
+                return
+
+    def _take_tail(self) -> None:
+        """What follows the last span: the last part's container end tags, nothing else."""
+        if not self.last:
+            raise RawUnsuitable("something other than items in the part")
+        while self._fill():
+            if len(self.buf) - self.pos > _RAW_MAX_EDGE:
+                raise RawUnsuitable("a long tail")
+        tail = self.buf[self.pos :]
+        if self.closers.fullmatch(tail) is None:
+            raise RawUnsuitable("something other than items before the end")
+        self.tail = tail
+
+
+def _lexically_closed(span: bytes, open_tag: bytes) -> bool:
+    """No item start tag inside, and every comment, CDATA section and processing
+    instruction of the span ends before its end tag: the end tag is markup, not text."""
+    body_end = span.rfind(b"</")
+    at = len(open_tag)
+    find = span.find
+    while True:
+        cdata, comment, pi = find(b"<![CDATA[", at), find(b"<!--", at), find(b"<?", at)
+        nested = find(open_tag, at)
+        while 0 <= nested < body_end and span[nested + len(open_tag)] not in _TAG_END:
+            nested = find(open_tag, nested + 1)
+        if 0 <= nested < body_end:
+            return False
+        opened = [p for p in (cdata, comment, pi) if 0 <= p < body_end]
+        if not opened:
+            return True
+        first = min(opened)
+        closer, skip = (
+            (b"]]>", 9) if first == cdata else (b"-->", 4) if first == comment else (b"?>", 2)
+        )
+        end = find(closer, first + skip)
+        if end < 0 or end + len(closer) > body_end:
+            return False
+        at = end + len(closer)
+
+
+# A document for the parser stays below this many lines: libxml2 keeps an element's line in
+# 16 bits, and past line 65,535 reports the line of a neighbouring text node instead.
+_RAW_DOCUMENT_LINES: Final = 60_000
+
+
+class RawStager:
+    """Stage one part by its items' raw bytes.
+
+    An item whose digest the catalog stored is unchanged without being parsed. The others
+    are parsed in documents of up to `batch` spans: the part's head (part 0: the file up to
+    its first item; later parts: the file's prefix), the spans, each starting a line of its
+    own, and the container's end tags (the last document of the last part: the file's own
+    tail, so the parser checks it too). The parser must read exactly one item per span,
+    starting on the span's line. Rows are written in file order. Anything unexpected raises
+    RawUnsuitable (or the parser's FeedError); the caller then stages the part through the
+    parser alone, discarding what was written.
+    """
+
+    def __init__(
+        self,
+        file_plan: Plan,
+        part: Part,
+        *,
+        last: bool,
+        lookup: DigestLookup,
+        writer: SpoolWriter,
+        batch: int,
+        line_offset: int,
+    ) -> None:
+        self.scanner = _RawScanner(file_plan, part, last)
+        self.lookup = lookup
+        self.writer = writer
+        self.batch = batch
+        self.line_offset = line_offset
+        with open(file_plan.path, "rb") as source:
+            self.key = raw_key(source.read(file_plan.prefix_end))
+        self.count = 0
+
+    def close(self) -> None:
+        self.scanner.close()
+
+    def run(self, report: Callable[[int], None]) -> int:
+        spans = self.scanner.spans()
+        finished = False
+        while not finished:
+            batch: list[tuple[int, bytes]] = []
+            for span in spans:
+                batch.append(span)
+                if len(batch) >= self.batch:
+                    break
+            finished = len(batch) < self.batch
+            self._stage(batch, finished)
+            self.count += len(batch)
+            report(self.count)
+        return self.count
+
+    def _stage(self, batch: list[tuple[int, bytes]], finished: bool) -> None:
+        blake2b, key = hashlib.blake2b, self.key
+        digests = [
+            blake2b(span, digest_size=16, key=key, person=RAW_PERSON).hexdigest()
+            for _, span in batch
+        ]
+        known = self.lookup.by_raw(digests) if digests else {}
+        scanner = self.scanner
+        head = scanner.prefix or scanner.head
+        # Every span in file order: [line, staged row]; the parser fills in the unknown ones.
+        entries: list[list[Any]] = []
+        unknown: list[tuple[int, list[Any]]] = []  # (line in the document, entry)
+        pieces = [head]
+        document_line = 1 + head.count(b"\n")
+        for (line, span), digest in zip(batch, digests, strict=True):
+            line += self.line_offset
+            sku = known.get(digest)
+            if sku is not None:
+                entries.append([line, (UNCHANGED, line, sku, "", digest)])
+                continue
+            if not _lexically_closed(span, scanner.open_tag):
+                raise RawUnsuitable("markup that may hide the end of an item")
+            entry: list[Any] = [line, None, digest]
+            entries.append(entry)
+            unknown.append((document_line, entry))
+            pieces += (span, b"\n")
+            document_line += span.count(b"\n") + 1
+            if document_line > _RAW_DOCUMENT_LINES:
+                raise RawUnsuitable("items with very many lines")
+        if unknown or finished:
+            # The last document of a part is parsed even without items: it checks the tail.
+            pieces.append(scanner.tail if finished and scanner.last else scanner.container_closers)
+            self._parse(b"".join(pieces), unknown)
+        writer = self.writer
+        for _line, staged, *_ in entries:
+            if staged[0] == "rejected":
+                writer.reject(*staged[1:])
+            else:
+                writer.add(staged)
+        writer.flush()
+
+    def _parse(self, document: bytes, unknown: list[tuple[int, list[Any]]]) -> None:
+        spans = iter(unknown)
+        for results in feeds.parse_feed_batches(document, known=self.lookup, batch_size=self.batch):
+            for result in results:
+                expected, entry = next(spans, (None, None))
+                if entry is None or result.line != expected:
+                    raise RawUnsuitable("the parser read items other than the spans")
+                line, digest = entry[0], entry[2]
+                if isinstance(result, feeds.FeedItem):
+                    result.line = line
+                    entry[1] = row(result, digest)
+                elif isinstance(result, feeds.UnchangedItem):
+                    entry[1] = (UNCHANGED, line, result.sku, result.digest, digest)
+                else:
+                    entry[1] = ("rejected", line, (result.sku or "")[:100], result.reason)
+        if next(spans, None) is not None:
+            raise RawUnsuitable("the parser read fewer items than the spans")
 
 
 def stage_part(spec: Mapping[str, Any], report: Callable[[int], None]) -> int:
@@ -557,12 +908,34 @@ def stage_part(spec: Mapping[str, Any], report: Callable[[int], None]) -> int:
         spec["size"],
     )
     part = Part(spec["index"], spec["start"], spec["end"])
-    stream = PartStream(file_plan, part, last=spec["last"])
     writer = SpoolWriter(Path(spec["base"]), spec["buckets"], part.index)
     lookup = DigestLookup(spec["database"]) if spec.get("database") else None
+    if lookup is not None and lookup.raw:
+        writer.open()
+        stager = None
+        try:
+            stager = RawStager(
+                file_plan,
+                part,
+                last=spec["last"],
+                lookup=lookup,
+                writer=writer,
+                batch=spec["batch"],
+                line_offset=spec["line_offset"],
+            )
+            return stager.run(report)
+        except (RawUnsuitable, feeds.FeedError):
+            # Staged again below, through the parser, which reports a malformed document
+            # with its true line and column.
+            report(0)
+        finally:
+            writer.close()
+            if stager is not None:
+                stager.close()
+    stream = PartStream(file_plan, part, last=spec["last"])
     processed = 0
     try:
-        writer.open()
+        writer.open()  # (again: truncates what a raw attempt wrote)
         source = cast(IO[bytes], stream)  # read() is all the parser uses
         for batch in feeds.parse_feed_batches(source, known=lookup, batch_size=spec["batch"]):
             stage_results(batch, writer, spec["line_offset"])

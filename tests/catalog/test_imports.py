@@ -252,9 +252,8 @@ def test_dry_run_reports_without_writing_products(tmp_path: Path) -> None:
     assert Product.objects.get(sku="A").price == Decimal("5")
 
 
-def test_progress_is_committed_per_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # given small batches and a progress observer reading the job row
-    monkeypatch.setattr(imports, "BATCH", 4)
+def progress_seen(tmp_path: Path) -> list[tuple[int, int | None, int]]:
+    """(done, total, stored processed) at every progress callback of a 10-item import."""
     path = tmp_path / "feed.xml"
     path.write_bytes(rss(*[item(sku=f"P{n}") for n in range(10)]))
     job = imports.start_import(path=path, enqueue=False)
@@ -264,11 +263,28 @@ def test_progress_is_committed_per_batch(tmp_path: Path, monkeypatch: pytest.Mon
         stored = ImportJob.objects.get(pk=job.pk)
         seen.append((done, total, stored.processed))
 
-    # when run
     imports.run_import(job.pk, progress=progress)
+    return seen
 
-    # then the stored progress moved with every batch
-    assert seen == [(0, 10, 0), (4, 10, 4), (8, 10, 8), (10, 10, 10)]
+
+def test_progress_is_committed_per_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given small batches, no minimum interval between progress commits
+    monkeypatch.setattr(imports, "BATCH", 4)
+    monkeypatch.setattr(imports, "PROGRESS_SECONDS", 0)
+
+    # when run, then the stored progress moved with every batch
+    assert progress_seen(tmp_path) == [(0, 10, 0), (4, 10, 4), (8, 10, 8), (10, 10, 10)]
+
+
+def test_progress_is_committed_at_most_every_interval_and_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given small batches and an interval longer than the whole import
+    monkeypatch.setattr(imports, "BATCH", 4)
+    monkeypatch.setattr(imports, "PROGRESS_SECONDS", 3600)
+
+    # when run, then the first batch and the end of staging were committed, nothing between
+    assert progress_seen(tmp_path) == [(0, 10, 0), (4, 10, 4), (10, 10, 10)]
 
 
 def test_a_finished_job_is_not_run_again(tmp_path: Path) -> None:
