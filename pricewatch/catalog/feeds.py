@@ -675,26 +675,27 @@ def _check_root(root: etree._Element) -> None:
 _OVERSIZED: Final = f"item is larger than {_MAX_ITEM_BYTES} bytes"
 
 
-def _big_line_shift() -> int:
-    """How far libxml2's element line numbers run ahead past line 65535.
+def _true_line(elem: etree._Element) -> int:
+    """The line of an element's start tag (its end, like libxml2's own line numbers).
 
-    An element keeps its line in 16 bits; libxml2 2.14 reports line 65535 as 65536 and
-    every later one one too high. Measured once on this libxml2 rather than assumed.
+    libxml2 keeps an element's line in 16 bits; from line 65,535 on it answers with the
+    line of a text node it finds below or after the element, recorded where that text
+    ended. The text's own newlines lead back to where it began: the element's line when
+    nothing stands between them (the usual item: a start tag, then whitespace or a child).
     """
-    parser = etree.XMLPullParser(events=("end",), tag="i")
-    parser.feed(b"<r>" + b"\n" * 70_000 + b"<i/></r>")
-    parser.close()
-    (_, elem), *_ = parser.read_events()
-    return int(elem.sourceline or 70_001) - 70_001
-
-
-_BIG_LINE_SHIFT: Final = _big_line_shift()
-
-
-def _true_line(sourceline: int | None) -> int:
-    """An element's line number in the file (see _big_line_shift)."""
-    line = sourceline or 0
-    return line - _BIG_LINE_SHIFT if line > 65_535 else line
+    line = elem.sourceline or 0
+    if line < 65_535:
+        return line
+    node = elem
+    while True:
+        if node.text is not None:
+            return line - node.text.count("\n")
+        if len(node):
+            node = node[0]
+            continue
+        if node.tail is not None:
+            return line - node.tail.count("\n")
+        return line
 
 
 def _parse_stream(stream: IO[bytes]) -> Iterator[tuple[etree._Element | None, int]]:
@@ -755,7 +756,7 @@ def _parse_stream(stream: IO[bytes]) -> Iterator[tuple[etree._Element | None, in
             open_item = None
             if elem.tag not in item_tags:
                 continue
-            line = _true_line(elem.sourceline)
+            line = _true_line(elem)
             if oversized:
                 elem.clear(keep_tail=False)
                 yield None, line

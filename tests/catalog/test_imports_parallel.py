@@ -475,3 +475,180 @@ def test_oversized_items_are_judged_as_in_the_whole_file(
     assert parallel_runs == [sum(1 for _ in items)]
     assert actual == expected
     assert any("larger than" in reason for *_, reason in actual["report"])
+
+
+# --------------------------------------------------------------------------------------------
+# Raw spans: unchanged items recognised by their bytes (workers that read the committed
+# catalog, hence transactional tests)
+# --------------------------------------------------------------------------------------------
+
+
+def staged_kinds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(kind, digest) of every staged row of the imports run after this call."""
+    seen: list[tuple[str, str]] = []
+    original: Callable[..., Any] = imports._apply
+
+    def spy(job: ImportJob, spool: staging.Spool) -> Any:
+        for bucket in range(spool.buckets):
+            seen.extend((row[0], row[3]) for rows in spool.read(bucket) for row in rows)
+        return original(job, spool)
+
+    monkeypatch.setattr(imports, "_apply", spy)
+    return seen
+
+
+def as_reimport(report: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return [
+        (line, sku, "unchanged" if outcome == "created" else outcome, reason)
+        for line, sku, outcome, reason in report
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reimport_knows_unchanged_items_by_their_bytes_alone(
+    settings: Any, tmp_path: Path, parallel_runs: list[int | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a catalog imported in parallel, whose products keep their items' raw digests
+    settings.IMPORT_WORKERS = WORKERS
+    path = write(tmp_path, rss(catalog_items(200, distinct=150)))
+    first = snapshot(run(path))
+    assert Product.objects.filter(raw_hash="").count() == 0
+    # and whose parsed-item digests are gone, so only the raw digests can tell
+    Product.objects.update(content_hash="")
+    kinds = staged_kinds(monkeypatch)
+
+    # when the same file is imported again
+    again = snapshot(run(path))
+
+    # then every winning item was staged unchanged without being parsed (no parsed digest)
+    assert kinds.count((staging.UNCHANGED, "")) == first["counts"]["created"]
+    assert again["report"] == as_reimport(first["report"])
+    assert again["catalog"] == first["catalog"]
+    assert parallel_runs == [200, 200]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changed_bytes_are_parsed_and_the_product_learns_its_new_digest(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.IMPORT_WORKERS = WORKERS
+    items = catalog_items(60)
+    run(write(tmp_path, rss(items)))
+    before = Product.objects.get(sku="SKU-7").raw_hash
+    # one price changes, another item only changes its layout (same content)
+    items[7] = items[7].replace("8.50 USD", "9.75 USD")
+    items[8] = items[8].replace("\n  <g:", "\n    <g:")
+    kinds = staged_kinds(monkeypatch)
+
+    job = run(write(tmp_path, rss(items), "changed.xml"))
+
+    assert (job.updated_count, job.unchanged_count, job.rejected_count) == (1, 49, 10)
+    product = Product.objects.get(sku="SKU-7")
+    assert str(product.price) == "9.7500"
+    assert product.raw_hash not in ("", before)
+    # the reformatted item was parsed (its parsed digest matched) and its new bytes stored
+    assert kinds.count((staging.UNCHANGED, "")) == 48
+    relaid = Product.objects.get(sku="SKU-8").raw_hash
+    kinds.clear()
+    run(write(tmp_path, rss(items), "again.xml"))
+    assert Product.objects.get(sku="SKU-8").raw_hash == relaid
+    assert kinds.count((staging.UNCHANGED, "")) == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_through_the_api_makes_the_next_import_restore_the_item(
+    settings: Any, tmp_path: Path
+) -> None:
+    from pricewatch.catalog import services
+
+    settings.IMPORT_WORKERS = WORKERS
+    path = write(tmp_path, rss(catalog_items(40)))
+    run(path)
+    product = Product.objects.get(sku="SKU-4")
+    services.update_product(product=product, actor=None, title="Edited by hand")
+    assert Product.objects.get(sku="SKU-4").raw_hash == ""
+
+    job = run(path)
+
+    assert job.updated_count == 1
+    assert Product.objects.get(sku="SKU-4").title == "Product 4"
+
+
+KNOWN = attrs(id="KNOWN", title="Known", price="5 USD")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("trap", ["cdata", "comment between items", "comment in the head"])
+def test_known_item_bytes_that_are_no_item_are_not_taken_for_one(
+    settings: Any, tmp_path: Path, parallel_runs: list[int | None], trap: str
+) -> None:
+    # given a catalog that stored the raw digest of an item KNOWN
+    settings.IMPORT_WORKERS = WORKERS
+    run(write(tmp_path, rss([*catalog_items(30), KNOWN, *catalog_items(30)])))
+    known = f"<item>{KNOWN}\n</item>"
+    assert known in rss([KNOWN])
+    # and a feed where exactly those bytes stand where they are not an item
+    items = catalog_items(60)
+    if trap == "cdata":
+        items[30] = attrs(
+            id="HOST", title="Host", price="1 USD", description=f"<![CDATA[\n{known}\n]]>"
+        )
+        content = rss(items)
+    elif trap == "comment between items":
+        content = rss(items).replace(f"<item>{items[31]}", f"<!--\n{known}\n-->\n<item>{items[31]}")
+    else:
+        content = rss(items).replace(
+            "<title>Shop</title>", f"<title>Shop</title>\n<!--\n{known}\n-->"
+        )
+    assert known in content
+    path = write(tmp_path, content, "trap.xml")
+
+    # when imported in parallel, and sequentially for reference
+    expected, actual = import_both(settings, path)
+
+    # then both agree, and KNOWN is not in the report at all
+    assert actual == expected
+    assert all(sku != "KNOWN" for _, sku, *_ in actual["report"])
+    assert parallel_runs[-1] == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_raw_spans_report_true_line_numbers_past_line_65535(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a feed of ~75,000 lines with rejected items far down, imported once
+    settings.IMPORT_WORKERS = WORKERS
+    items = catalog_items(12_000)
+    items[11_500] = attrs(id="FAR-BAD", title="Far", price="12 XYZ")
+    content = rss(items)
+    assert content.count("\n") > 70_000
+    path = write(tmp_path, content)
+    run(path)
+    kinds = staged_kinds(monkeypatch)
+
+    # when imported again (raw spans: most items unchanged, the rejected ones parsed)
+    job = run(path)
+
+    # then every report line is the line of the item's start tag in the file
+    assert kinds.count((staging.UNCHANGED, "")) > 10_000
+    lines = {sku: line for line, sku in job.items.values_list("line", "sku")}
+    assert lines["FAR-BAD"] == line_of(content, "FAR-BAD") > 65_535
+    assert lines["SKU-11999"] == line_of(content, "<g:id>SKU-11999<")
+    assert lines["SKU-1"] == line_of(content, "<g:id>SKU-1<")
+
+
+@pytest.mark.parametrize(
+    ("span", "closed"),
+    [
+        (b"<item><a>x</a></item>", True),
+        (b"<item><a><![CDATA[ </item> ]]></a></item>", True),
+        (b"<item><a><![CDATA[ x </item>", False),
+        (b"<item><!-- c --><a/></item>", True),
+        (b"<item><!-- </item>", False),
+        (b"<item><?pi x?></item>", True),
+        (b"<item><a>x</a><item>y</item>", False),
+        (b"<item><items>x</items></item>", True),
+    ],
+)
+def test_a_span_is_closed_only_when_its_end_tag_is_markup(span: bytes, closed: bool) -> None:
+    assert staging._lexically_closed(span, b"<item") is closed
