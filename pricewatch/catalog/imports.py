@@ -15,15 +15,18 @@ the CLI in-process) does the work in two phases:
    files, looking up stored digests over its own read-only connection (see `staging`). If
    any part fails for any reason (a cut that was no item boundary, a malformed document...)
    the attempt is discarded and the file is staged again in this process, so errors, line
-   numbers and results are always those of the sequential path.
+   numbers and results are always those of the sequential path. A worker first tries its
+   part by raw spans (`staging.RawStager`): items whose bytes match a product's stored
+   `raw_hash` are unchanged without being parsed at all.
 2. **Apply.** One transaction: each bucket is read back (part after part: in file order),
    duplicate skus are resolved (the last item wins, earlier ones are reported as
    superseded), and the winners are applied in batches of `BATCH`: new products get an
    offer with their first price point through `pricing.services.create_offer_ids`; changed
    ones are updated with one executemany and their price recorded through
    `pricing.services.record_prices` only when price, sale price, currency or availability
-   changed; unchanged ones are counted and not written. The report rows and the final
-   counts commit together with the products, or not at all.
+   changed; unchanged ones are counted and not written (but for a raw digest they did not
+   have yet). The report rows and the final counts commit together with the products, or
+   not at all; a large import then renews the catalog's column statistics.
 
 Memory stays bounded by one bucket (plus one parse batch, per staging worker) whatever the
 size of the file; the spool costs one sequential write and read of compact rows, far

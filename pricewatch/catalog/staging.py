@@ -24,6 +24,11 @@ at once (``plan``, ``run_workers``), each parsing one byte range of the file:
   connection (sqlite3 on the file, WAL mode: it sees the last committed state; psycopg on
   PostgreSQL) when the caller passes one; without it every item is converted and the
   apply phase still finds the unchanged ones by digest: same result, just slower.
+* With such a connection a worker first stages its part by raw spans (``RawStager``): an
+  item whose bytes' digest a product stored is unchanged without being parsed; the other
+  items are parsed in small documents that must give exactly one item per span. Anything
+  unexpected (a comment between items, markup that could hide an end tag, a parser error)
+  makes the worker stage the part through the parser alone instead.
 
 Workers are ``subprocess`` children running ``WORKER_BOOTSTRAP`` (not multiprocessing's
 fork, which would copy a threaded process and its DB connections, nor its spawn, which
