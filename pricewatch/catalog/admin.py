@@ -118,6 +118,7 @@ class ProductAdmin(admin.ModelAdmin):
         "price_changed_at",
         "offer_link",
         "content_hash",
+        "raw_hash",
         "created_at",
         "updated_at",
     )
@@ -150,7 +151,7 @@ class ProductAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Bookkeeping", {"fields": ("content_hash", "created_at", "updated_at")}),
+        ("Bookkeeping", {"fields": (("content_hash", "raw_hash"), "created_at", "updated_at")}),
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
