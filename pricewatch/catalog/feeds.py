@@ -400,6 +400,9 @@ def parse_feed(
 
 
 KnownDigests: TypeAlias = "Callable[[list[str]], Mapping[str, str]]"
+# A batch of parse_feed_batches also ends once its items' XML reaches this size, so that
+# memory stays bounded when every item is near the ~1 MiB item limit.
+BATCH_BYTES: Final = 16 * 1024 * 1024
 
 
 def parse_feed_batches(
@@ -427,6 +430,7 @@ def parse_feed_batches(
     tostring = etree.tostring
     try:
         pending: list[tuple[etree._Element | None, int, bytes]] = []
+        held = 0  # bytes of the pending items: a batch of huge items yields early
         for elem, line in _parse_stream(stream):
             # Serialised for the digest now, while the item is still in the tree: once
             # _prune has cut it out, an element in a default namespace (Atom) is written
@@ -435,9 +439,10 @@ def parse_feed_batches(
             # parallel parts begin.
             raw = b"" if elem is None else tostring(elem, with_tail=False)
             pending.append((elem, line, raw))
-            if len(pending) >= batch_size:
+            held += len(raw)
+            if len(pending) >= batch_size or held >= BATCH_BYTES:
                 yield _convert_batch(pending, default_currency, known, person)
-                pending = []
+                pending, held = [], 0
         if pending:
             yield _convert_batch(pending, default_currency, known, person)
     finally:

@@ -587,7 +587,14 @@ _RAW_MAX_ITEM: Final = 768 * 1024
 # A head (the channel's own elements before the first item) or tail beyond this: parser.
 _RAW_MAX_EDGE: Final = 1024 * 1024
 _RAW_WINDOW: Final = 4 * 1024 * 1024
-_WHITESPACE: Final = frozenset(b" \t\r\n")
+_WHITESPACE_RUN: Final = re.compile(rb"[ \t\r\n]*")
+
+
+def _after_whitespace(data: bytes, at: int) -> int:
+    """The first position from `at` on that is not XML whitespace (or the end)."""
+    return cast(re.Match[bytes], _WHITESPACE_RUN.match(data, at)).end()
+
+
 _TAG_END: Final = frozenset(b" \t\r\n>")
 # Item start and end tags by container: only unprefixed item tags are staged raw.
 _RAW_ITEMS: Final = {b"channel": b"item", b"feed": b"entry"}
@@ -712,9 +719,7 @@ class _RawScanner:
                 buf = self.buf
                 end = buf.find(close_tag, search_from)
                 if end >= 0:
-                    k = end + len(close_tag)
-                    while k < len(buf) and buf[k] in _WHITESPACE:
-                        k += 1
+                    k = _after_whitespace(buf, end + len(close_tag))
                     if k < len(buf):
                         if buf[k] != 0x3E:  # "</items>" or the like: leave it to the parser
                             raise RawUnsuitable("an end tag that only starts like the item's")
@@ -730,9 +735,7 @@ class _RawScanner:
             self.pos = k + 1
             while True:  # the gap: whitespace, then an item start tag or the end
                 buf = self.buf
-                at = self.pos
-                while at < len(buf) and buf[at] in _WHITESPACE:
-                    at += 1
+                at = _after_whitespace(buf, self.pos)
                 self.line += buf.count(b"\n", self.pos, at)
                 self.pos = at
                 if at == len(buf):
@@ -760,28 +763,37 @@ class _RawScanner:
         self.tail = tail
 
 
+_SECTIONS: Final = ((b"<![CDATA[", b"]]>"), (b"<!--", b"-->"), (b"<?", b"?>"))
+
+
 def _lexically_closed(span: bytes, open_tag: bytes) -> bool:
     """No item start tag inside, and every comment, CDATA section and processing
-    instruction of the span ends before its end tag: the end tag is markup, not text."""
+    instruction of the span ends before its end tag: the end tag is markup, not text.
+
+    Linear in the span whatever it holds: every search moves forward only (a span of
+    thousands of empty CDATA sections costs no more than one long one).
+    """
     body_end = span.rfind(b"</")
-    at = len(open_tag)
+    size = len(open_tag)
     find = span.find
+    nested = find(open_tag, size, body_end)
+    while nested >= 0:
+        if span[nested + size] in _TAG_END:
+            return False  # (also one in CDATA text: the parser alone will read this part)
+        nested = find(open_tag, nested + 1, body_end)
+    at = size
+    upcoming = [find(opener, at, body_end) for opener, _ in _SECTIONS]
     while True:
-        cdata, comment, pi = find(b"<![CDATA[", at), find(b"<!--", at), find(b"<?", at)
-        nested = find(open_tag, at)
-        while 0 <= nested < body_end and span[nested + len(open_tag)] not in _TAG_END:
-            nested = find(open_tag, nested + 1)
-        if 0 <= nested < body_end:
-            return False
-        opened = [p for p in (cdata, comment, pi) if 0 <= p < body_end]
+        for index, (opener, _) in enumerate(_SECTIONS):
+            if 0 <= upcoming[index] < at:
+                upcoming[index] = find(opener, at, body_end)
+        opened = [(position, index) for index, position in enumerate(upcoming) if position >= 0]
         if not opened:
             return True
-        first = min(opened)
-        closer, skip = (
-            (b"]]>", 9) if first == cdata else (b"-->", 4) if first == comment else (b"?>", 2)
-        )
-        end = find(closer, first + skip)
-        if end < 0 or end + len(closer) > body_end:
+        position, index = min(opened)
+        opener, closer = _SECTIONS[index]
+        end = find(closer, position + len(opener), body_end)
+        if end < 0:
             return False
         at = end + len(closer)
 
@@ -832,11 +844,14 @@ class RawStager:
         finished = False
         while not finished:
             batch: list[tuple[int, bytes]] = []
+            held = 0  # a batch of huge items ends early: memory stays bounded
+            finished = True
             for span in spans:
                 batch.append(span)
-                if len(batch) >= self.batch:
+                held += len(span[1])
+                if len(batch) >= self.batch or held >= feeds.BATCH_BYTES:
+                    finished = False
                     break
-            finished = len(batch) < self.batch
             self._stage(batch, finished)
             self.count += len(batch)
             report(self.count)

@@ -865,3 +865,16 @@ def test_an_atom_items_digest_does_not_depend_on_where_it_stands(batch_size: int
 
     # then every entry has the same digest in both
     assert {sku: shifted[sku] for sku in skus} == plain
+
+
+def test_a_batch_of_large_items_ends_before_its_item_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given items of ~10 KB and a byte budget of about three of them per batch
+    monkeypatch.setattr(feeds, "BATCH_BYTES", 30_000)
+    doc = rss(*(fields(sku=f"S{n}", description="x" * 10_000) for n in range(10)))
+
+    # when parsed in batches of up to 1,000 items
+    batches = list(feeds.parse_feed_batches(doc, batch_size=1000))
+
+    # then every batch held at most three items' worth of XML, and nothing was lost
+    assert [len(batch) for batch in batches] == [3, 3, 3, 1]
+    assert [item.sku for batch in batches for item in batch] == [f"S{n}" for n in range(10)]

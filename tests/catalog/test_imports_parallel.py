@@ -648,6 +648,8 @@ def test_raw_spans_report_true_line_numbers_past_line_65535(
         (b"<item><?pi x?></item>", True),
         (b"<item><a>x</a><item>y</item>", False),
         (b"<item><items>x</items></item>", True),
+        (b"<item>" + b"<a><![CDATA[]]><!----><?p?></a>" * 5000 + b"</item>", True),
+        (b"<item>" + b"<a><![CDATA[]]></a>" * 5000 + b"<![CDATA[</item>", False),
     ],
 )
 def test_a_span_is_closed_only_when_its_end_tag_is_markup(span: bytes, closed: bool) -> None:
