@@ -274,20 +274,24 @@ def test_a_feed_in_another_encoding_is_staged_sequentially(
     assert Product.objects.get(sku="L7").title == "Café crème 7"
 
 
-def test_an_atom_feed_imports_in_parallel(
-    settings: Any, tmp_path: Path, parallel_runs: list[int | None]
-) -> None:
+def atom_feed() -> str:
+    """100 Atom entries in the default namespace, 70 distinct skus."""
     entries = "\n".join(
         f"<entry>\n  <id>tag:shop,2024:{n}</id>\n  <title>Atom title {n}</title>"
         f"\n  <g:id>A{n % 70}</g:id>\n  <g:price>{n + 1} EUR</g:price>"
         f'\n  <link href="https://shop.example.com/p/{n}"/>\n</entry>'
         for n in range(100)
     )
-    content = (
+    return (
         f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="{ATOM}" xmlns:g="{G}">\n'
         f"<title>Shop</title>\n{entries}\n</feed>\n"
     )
-    path = write(tmp_path, content)
+
+
+def test_an_atom_feed_imports_in_parallel(
+    settings: Any, tmp_path: Path, parallel_runs: list[int | None]
+) -> None:
+    path = write(tmp_path, atom_feed())
 
     expected, actual = import_both(settings, path)
 
@@ -525,6 +529,23 @@ def test_a_reimport_knows_unchanged_items_by_their_bytes_alone(
     assert again["report"] == as_reimport(first["report"])
     assert again["catalog"] == first["catalog"]
     assert parallel_runs == [200, 200]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_atom_reimport_knows_unchanged_entries_by_their_bytes(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.IMPORT_WORKERS = WORKERS
+    path = write(tmp_path, atom_feed())
+    first = snapshot(run(path))
+    kinds = staged_kinds(monkeypatch)
+
+    again = snapshot(run(path))
+
+    # the 70 winning entries unparsed; the 30 superseded ones differ from their winner
+    assert kinds.count((staging.UNCHANGED, "")) == 70
+    assert again["report"] == as_reimport(first["report"])
+    assert again["catalog"] == first["catalog"]
 
 
 @pytest.mark.django_db(transaction=True)
