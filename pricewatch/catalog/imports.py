@@ -559,12 +559,13 @@ def _apply_batch(
     updated: list[tuple[_Existing, tuple[Any, ...]]] = []
     # Unchanged products whose item's raw digest is new to them (first staged by raw spans,
     # or the same item in other bytes): stored, so that the next import skips its parsing.
+    # Only where the stored parsed digest still vouches for the product: one edited through
+    # the API since staging has none, and must not be taken for its item again.
     learned: list[tuple[str, int]] = []
     for row in batch:
         kind, line, sku, digest = row[:4]
         raw = row[-1]
-        same = kind == UNCHANGED or stored.get(sku) == digest
-        if same and raw and sku in raws and raws[sku][1] != raw:
+        if digest and raw and stored.get(sku) == digest and raws[sku][1] != raw:
             learned.append((raw, raws[sku][0]))
         if kind == UNCHANGED:
             if sku not in stored:

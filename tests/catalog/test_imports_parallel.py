@@ -675,3 +675,33 @@ def test_raw_spans_report_true_line_numbers_past_line_65535(
 )
 def test_a_span_is_closed_only_when_its_end_tag_is_markup(span: bytes, closed: bool) -> None:
     assert staging._lexically_closed(span, b"<item") is closed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_made_while_a_reimport_runs_is_not_taken_for_the_item(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pricewatch.catalog import services
+
+    settings.IMPORT_WORKERS = WORKERS
+    path = write(tmp_path, rss(catalog_items(40)))
+    run(path)
+    original: Callable[..., Any] = imports._apply
+
+    def edit_then_apply(job: ImportJob, spool: staging.Spool) -> Any:
+        # an admin edits a product after the workers found it unchanged by its bytes
+        product = Product.objects.get(sku="SKU-4")
+        services.update_product(product=product, actor=None, title="Edited meanwhile")
+        return original(job, spool)
+
+    monkeypatch.setattr(imports, "_apply", edit_then_apply)
+    run(path)
+    monkeypatch.setattr(imports, "_apply", original)
+
+    # the edit stands, but the product no longer claims to be its item's bytes
+    edited = Product.objects.get(sku="SKU-4")
+    assert (edited.title, edited.raw_hash, edited.content_hash) == ("Edited meanwhile", "", "")
+    # so the next import puts the feed's title back
+    job = run(path)
+    assert job.updated_count == 1
+    assert Product.objects.get(sku="SKU-4").title == "Product 4"
