@@ -554,7 +554,11 @@ def _apply(job: ImportJob, spool: staging.Spool) -> _Counts:
 def _apply_batch(
     batch: Sequence[tuple[Any, ...]], dry_run: bool, counts: _Counts, report: _Report
 ) -> None:
-    stored, changed, raws = _existing(batch)
+    # Items recognised by their bytes came with their product's id: whether it still exists
+    # under that sku is one look at the primary key. The others are read by sku.
+    still = _still_there(batch)
+    stored, changed, raws = _existing([row for row in batch if row[2] not in still])
+    stored.update(still)
     created: list[tuple[Any, ...]] = []
     updated: list[tuple[_Existing, tuple[Any, ...]]] = []
     # Unchanged products whose item's raw digest is new to them (first staged by raw spans,
@@ -565,7 +569,7 @@ def _apply_batch(
     for row in batch:
         kind, line, sku, digest = row[:4]
         raw = row[-1]
-        if digest and raw and stored.get(sku) == digest and raws[sku][1] != raw:
+        if digest and raw and stored.get(sku) == digest and sku in raws and raws[sku][1] != raw:
             learned.append((raw, raws[sku][0]))
         if kind == UNCHANGED:
             if sku not in stored:
@@ -603,6 +607,30 @@ def _apply_batch(
         # Identifiers come from the model; every value is a bound parameter.
         table, column = ops.quote_name(Product._meta.db_table), ops.quote_name("raw_hash")
         _executemany(f"UPDATE {table} SET {column} = %s WHERE id = %s", learned)  # noqa: S608
+
+
+def _still_there(batch: Sequence[tuple[Any, ...]]) -> dict[str, str | None]:
+    """{sku: ""} of the rows recognised by their raw digest whose product still exists
+    with the id and sku it had when the part was staged."""
+    expected = {row[4]: row[2] for row in batch if row[0] == UNCHANGED and row[4] is not None}
+    if not expected:
+        return {}
+    ops = connection.ops
+    # Identifiers come from the model; the ids are bound parameters.
+    select = f"SELECT id, sku FROM {ops.quote_name(Product._meta.db_table)} WHERE id"  # noqa: S608
+    ids = list(expected)
+    found: dict[str, str | None] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            if connection.vendor == "postgresql":
+                cursor.execute(f"{select} = ANY(%s)", [chunk])
+            else:
+                cursor.execute(f"{select} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            for pk, sku in cursor.fetchall():
+                if expected[pk] == sku:
+                    found[sku] = ""
+    return found
 
 
 def _existing(

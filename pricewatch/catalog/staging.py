@@ -86,9 +86,9 @@ FEED_COLUMNS: Final = (
     "extra",
 )
 # Spool row: (kind, line, sku, digest, *FEED_COLUMNS, raw) for kind VALID, (kind, line, sku,
-# digest, raw) for kind UNCHANGED; `raw` is the item's raw digest ("" when it was not staged
-# by raw spans), `digest` "" for an item recognised by its raw digest alone. Decimals travel
-# as strings.
+# digest, product id, raw) for kind UNCHANGED; `raw` is the item's raw digest ("" when it was
+# not staged by raw spans). An item recognised by its raw digest alone has digest "" and the
+# id of the product found with it; others have id None. Decimals travel as strings.
 VALID: Final = "v"
 UNCHANGED: Final = "u"
 # pickle (protocol 5, framed) reads back ~20x faster than marshal.load from a file, which
@@ -273,7 +273,8 @@ def stage_results(
                 result.line += line_offset
             writer.add(make_row(result))
         elif isinstance(result, unchanged_item):
-            writer.add((UNCHANGED, result.line + line_offset, result.sku, result.digest, ""))
+            line = result.line + line_offset
+            writer.add((UNCHANGED, line, result.sku, result.digest, None, ""))
         else:
             writer.reject(result.line + line_offset, (result.sku or "")[:100], result.reason)
     writer.flush()
@@ -554,21 +555,20 @@ class DigestLookup:
                 found[sku] = digest
         return found
 
-    def by_raw(self, digests: list[str]) -> dict[str, str]:
-        """{raw digest: sku} of the products stored with these raw digests."""
-        found: dict[str, str] = {}
+    def by_raw(self, digests: list[str]) -> dict[str, tuple[str, int]]:
+        """{raw digest: (sku, id)} of the products stored with these raw digests."""
         raw = self.raw
         # Names come from the model (the caller's spec); every value is a bound parameter.
-        select = f"SELECT {raw}, {self.sku} FROM {self.table} WHERE {raw} > '' AND {raw}"  # noqa: S608
+        select = f"SELECT {raw}, {self.sku}, id FROM {self.table} WHERE {raw} > '' AND {raw}"  # noqa: S608
+        rows: list[tuple[str, str, int]] = []
         if self.vendor == "sqlite":
             for start in range(0, len(digests), 500):
                 chunk = digests[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
-                found.update(self.connection.execute(f"{select} IN ({marks})", chunk).fetchall())
+                rows += self.connection.execute(f"{select} IN ({marks})", chunk).fetchall()
         else:
-            query = self.connection.execute(f"{select} = ANY(%s)", [digests], binary=True)
-            found.update(query.fetchall())
-        return found
+            rows = self.connection.execute(f"{select} = ANY(%s)", [digests], binary=True).fetchall()
+        return {digest: (sku, product) for digest, sku, product in rows}
 
     def close(self) -> None:
         self.connection.close()
@@ -873,9 +873,10 @@ class RawStager:
         document_line = 1 + head.count(b"\n")
         for (line, span), digest in zip(batch, digests, strict=True):
             line += self.line_offset
-            sku = known.get(digest)
-            if sku is not None:
-                entries.append([line, (UNCHANGED, line, sku, "", digest)])
+            found = known.get(digest)
+            if found is not None:
+                sku, product = found
+                entries.append([line, (UNCHANGED, line, sku, "", product, digest)])
                 continue
             if not _lexically_closed(span, scanner.open_tag):
                 raise RawUnsuitable("markup that may hide the end of an item")
@@ -910,7 +911,7 @@ class RawStager:
                     result.line = line
                     entry[1] = row(result, digest)
                 elif isinstance(result, feeds.UnchangedItem):
-                    entry[1] = (UNCHANGED, line, result.sku, result.digest, digest)
+                    entry[1] = (UNCHANGED, line, result.sku, result.digest, None, digest)
                 else:
                     entry[1] = ("rejected", line, (result.sku or "")[:100], result.reason)
         if next(spans, None) is not None:

@@ -705,3 +705,38 @@ def test_an_edit_made_while_a_reimport_runs_is_not_taken_for_the_item(
     job = run(path)
     assert job.updated_count == 1
     assert Product.objects.get(sku="SKU-4").title == "Product 4"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("workers", [WORKERS, 1])
+def test_a_product_deleted_while_a_reimport_runs_is_reported_not_recreated(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    from pricewatch.catalog import services
+
+    settings.IMPORT_WORKERS = WORKERS
+    path = write(tmp_path, rss(catalog_items(40)))
+    run(path)
+    settings.IMPORT_WORKERS = workers
+    original: Callable[..., Any] = imports._apply
+    kinds = staged_kinds(monkeypatch)
+    staged_apply: Callable[..., Any] = imports._apply
+
+    def delete_then_apply(job: ImportJob, spool: staging.Spool) -> Any:
+        # an admin deletes a product after staging found it unchanged
+        services.delete_product(product=Product.objects.get(sku="SKU-4"), actor=None)
+        return staged_apply(job, spool)
+
+    monkeypatch.setattr(imports, "_apply", delete_then_apply)
+    job = run(path)
+    monkeypatch.setattr(imports, "_apply", original)
+
+    # (by its bytes in workers, by its parsed digest in one process)
+    assert (staging.UNCHANGED, "") in kinds if workers > 1 else (staging.UNCHANGED, "") not in kinds
+    item = job.items.get(sku="SKU-4")
+    assert (item.outcome, item.reason) == (
+        "rejected",
+        "the product was deleted while the feed was importing; import it again",
+    )
+    assert not Product.objects.filter(sku="SKU-4").exists()
+    assert job.unchanged_count == Product.objects.count()
