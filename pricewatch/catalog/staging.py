@@ -866,11 +866,12 @@ class RawStager:
         known = self.lookup.by_raw(digests) if digests else {}
         scanner = self.scanner
         head = scanner.prefix or scanner.head
+        head_lines = 1 + head.count(b"\n")
         # Every span in file order: [line, staged row]; the parser fills in the unknown ones.
         entries: list[list[Any]] = []
         unknown: list[tuple[int, list[Any]]] = []  # (line in the document, entry)
         pieces = [head]
-        document_line = 1 + head.count(b"\n")
+        document_line = head_lines
         for (line, span), digest in zip(batch, digests, strict=True):
             line += self.line_offset
             found = known.get(digest)
@@ -880,13 +881,18 @@ class RawStager:
                 continue
             if not _lexically_closed(span, scanner.open_tag):
                 raise RawUnsuitable("markup that may hide the end of an item")
+            lines = span.count(b"\n") + 1
+            if unknown and document_line + lines > _RAW_DOCUMENT_LINES:
+                # Long items: this document is full, the parser reads it and a new one starts.
+                self._parse(b"".join([*pieces, scanner.container_closers]), unknown)
+                unknown, pieces, document_line = [], [head], head_lines
+            if document_line + lines > _RAW_DOCUMENT_LINES:
+                raise RawUnsuitable("an item of very many lines")
             entry: list[Any] = [line, None, digest]
             entries.append(entry)
             unknown.append((document_line, entry))
             pieces += (span, b"\n")
-            document_line += span.count(b"\n") + 1
-            if document_line > _RAW_DOCUMENT_LINES:
-                raise RawUnsuitable("items with very many lines")
+            document_line += lines
         if unknown or finished:
             # The last document of a part is parsed even without items: it checks the tail.
             pieces.append(scanner.tail if finished and scanner.last else scanner.container_closers)

@@ -740,3 +740,28 @@ def test_a_product_deleted_while_a_reimport_runs_is_reported_not_recreated(
     )
     assert not Product.objects.filter(sku="SKU-4").exists()
     assert job.unchanged_count == Product.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_of_long_items_are_parsed_in_several_documents(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given two parts of 1,250 items of ~60 lines, each part one batch: ~75,000 lines, more
+    # than one document for the parser may hold (element lines are inexact past 65,535)
+    settings.IMPORT_WORKERS = 2
+    monkeypatch.setattr(imports, "BATCH", 5000)
+    text = "\n".join(f"line {n}" for n in range(55))
+    items = [
+        attrs(id=f"L{n}", title=f"Long {n}", price="2 USD", description=text) for n in range(2500)
+    ]
+    content = rss(items)
+    assert content.count("\n") > 140_000
+    path = write(tmp_path, content)
+
+    first = run(path)
+
+    # then the parts were still staged by raw spans: every product knows its item's bytes
+    assert first.created_count == 2500
+    assert Product.objects.filter(raw_hash="").count() == 0
+    lines = dict(first.items.values_list("sku", "line"))
+    assert lines["L2499"] == line_of(content, "<g:id>L2499<")
