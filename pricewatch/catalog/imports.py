@@ -327,14 +327,18 @@ def _select_by_sku(columns: Sequence[str], skus: Sequence[str]) -> Iterator[tupl
     names = ", ".join(ops.quote_name(column) for column in columns)
     table = ops.quote_name(Product._meta.db_table)
     # Identifiers come from the model; every value is a bound parameter.
-    select = f"SELECT {names} FROM {table} WHERE {ops.quote_name('sku')}"  # noqa: S608
+    yield from _select_in(f"SELECT {names} FROM {table} WHERE {ops.quote_name('sku')}", skus)  # noqa: S608
+
+
+def _select_in(select: str, values: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows of `select` (ending in the column to match) for `values`, one query per BATCH."""
     with connection.cursor() as cursor:
-        for start in range(0, len(skus), BATCH):
-            chunk = skus[start : start + BATCH]
+        for start in range(0, len(values), BATCH):
+            chunk = list(values[start : start + BATCH])
             if connection.vendor == "postgresql":
                 # One array parameter: psycopg splits a query with 2,000 placeholders in
                 # Python on every call (~12 ms), and the server plans one short statement.
-                cursor.execute(f"{select} = ANY(%s)", [list(chunk)])
+                cursor.execute(f"{select} = ANY(%s)", [chunk])
             else:
                 cursor.execute(f"{select} IN ({', '.join(['%s'] * len(chunk))})", chunk)
             yield from cursor.fetchall()
@@ -558,7 +562,7 @@ def _apply_batch(
     # under that sku is one look at the primary key. The others are read by sku.
     still = _still_there(batch)
     stored, changed, raws = _existing([row for row in batch if row[2] not in still])
-    stored.update(still)
+    stored.update(dict.fromkeys(still, ""))
     created: list[tuple[Any, ...]] = []
     updated: list[tuple[_Existing, tuple[Any, ...]]] = []
     # Unchanged products whose item's raw digest is new to them (first staged by raw spans,
@@ -609,28 +613,15 @@ def _apply_batch(
         _executemany(f"UPDATE {table} SET {column} = %s WHERE id = %s", learned)  # noqa: S608
 
 
-def _still_there(batch: Sequence[tuple[Any, ...]]) -> dict[str, str | None]:
-    """{sku: ""} of the rows recognised by their raw digest whose product still exists
-    with the id and sku it had when the part was staged."""
+def _still_there(batch: Sequence[tuple[Any, ...]]) -> set[str]:
+    """Skus of the rows recognised by their raw digest whose product still exists with the
+    id and sku it had when the part was staged."""
     expected = {row[4]: row[2] for row in batch if row[0] == UNCHANGED and row[4] is not None}
     if not expected:
-        return {}
-    ops = connection.ops
+        return set()
     # Identifiers come from the model; the ids are bound parameters.
-    select = f"SELECT id, sku FROM {ops.quote_name(Product._meta.db_table)} WHERE id"  # noqa: S608
-    ids = list(expected)
-    found: dict[str, str | None] = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            if connection.vendor == "postgresql":
-                cursor.execute(f"{select} = ANY(%s)", [chunk])
-            else:
-                cursor.execute(f"{select} IN ({', '.join(['%s'] * len(chunk))})", chunk)
-            for pk, sku in cursor.fetchall():
-                if expected[pk] == sku:
-                    found[sku] = ""
-    return found
+    select = f"SELECT id, sku FROM {connection.ops.quote_name(Product._meta.db_table)} WHERE id"  # noqa: S608
+    return {sku for pk, sku in _select_in(select, list(expected)) if expected[pk] == sku}
 
 
 def _existing(

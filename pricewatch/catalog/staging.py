@@ -520,7 +520,7 @@ class DigestLookup:
         self.table = database["table"]
         self.sku = database["sku"]
         self.digest = database["digest"]
-        self.raw = database.get("raw", "")
+        self.raw = database["raw"]
         self.connection: Any
         if self.vendor == "sqlite":
             import sqlite3
@@ -537,38 +537,30 @@ class DigestLookup:
             raise ValueError(f"no digest lookup for {self.vendor}")
 
     def __call__(self, skus: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        if not skus:
-            return found
+        # Names come from the model (the caller's spec); every value is a bound parameter.
         select = f"SELECT {self.sku}, {self.digest} FROM {self.table} WHERE {self.sku}"  # noqa: S608
-        if self.vendor == "sqlite":
-            rows: list[tuple[str, str]] = []
-            for start in range(0, len(skus), 500):
-                chunk = skus[start : start + 500]
-                marks = ", ".join("?" * len(chunk))
-                rows += self.connection.execute(f"{select} IN ({marks})", chunk).fetchall()
-        else:
-            # Binary: a text array parameter costs the server four times as long to read.
-            rows = self.connection.execute(f"{select} = ANY(%s)", [skus], binary=True).fetchall()
-        for sku, digest in rows:
-            if digest:
-                found[sku] = digest
-        return found
+        return {sku: digest for sku, digest in self._rows(select, skus) if digest}
 
     def by_raw(self, digests: list[str]) -> dict[str, tuple[str, int]]:
         """{raw digest: (sku, id)} of the products stored with these raw digests."""
         raw = self.raw
         # Names come from the model (the caller's spec); every value is a bound parameter.
         select = f"SELECT {raw}, {self.sku}, id FROM {self.table} WHERE {raw} > '' AND {raw}"  # noqa: S608
-        rows: list[tuple[str, str, int]] = []
+        return {digest: (sku, product) for digest, sku, product in self._rows(select, digests)}
+
+    def _rows(self, select: str, values: list[str]) -> list[tuple[Any, ...]]:
+        """Rows of `select` (ending in the column to match) for these values."""
+        if not values:
+            return []
         if self.vendor == "sqlite":
-            for start in range(0, len(digests), 500):
-                chunk = digests[start : start + 500]
+            rows: list[tuple[Any, ...]] = []
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
                 rows += self.connection.execute(f"{select} IN ({marks})", chunk).fetchall()
-        else:
-            rows = self.connection.execute(f"{select} = ANY(%s)", [digests], binary=True).fetchall()
-        return {digest: (sku, product) for digest, sku, product in rows}
+            return rows
+        # Binary: a text array parameter costs the server four times as long to read.
+        return list(self.connection.execute(f"{select} = ANY(%s)", [values], binary=True))
 
     def close(self) -> None:
         self.connection.close()
@@ -637,10 +629,10 @@ class _RawScanner:
         self.last = last
         self.container_closers = plan.closers
         self.source = open(plan.path, "rb")  # noqa: SIM115 - closed by close()
-        self.prefix = b""
-        if part.start:
-            self.source.seek(0)
-            self.prefix = self.source.read(plan.prefix_end)
+        # The bytes up to the container start tag: the raw digests' key, and the head of a
+        # later part's documents (part 0 has its own head, up to its first item).
+        self.file_prefix = self.source.read(plan.prefix_end)
+        self.prefix = self.file_prefix if part.start else b""
         self.source.seek(part.start)
         self.remaining = part.end - part.start
         self.prefix_end = plan.prefix_end
@@ -832,8 +824,7 @@ class RawStager:
         self.writer = writer
         self.batch = batch
         self.line_offset = line_offset
-        with open(file_plan.path, "rb") as source:
-            self.key = raw_key(source.read(file_plan.prefix_end))
+        self.key = raw_key(self.scanner.file_prefix)
         self.count = 0
 
     def close(self) -> None:
@@ -937,7 +928,7 @@ def stage_part(spec: Mapping[str, Any], report: Callable[[int], None]) -> int:
     part = Part(spec["index"], spec["start"], spec["end"])
     writer = SpoolWriter(Path(spec["base"]), spec["buckets"], part.index)
     lookup = DigestLookup(spec["database"]) if spec.get("database") else None
-    if lookup is not None and lookup.raw:
+    if lookup is not None:
         writer.open()
         stager = None
         try:

@@ -878,3 +878,15 @@ def test_a_batch_of_large_items_ends_before_its_item_count(monkeypatch: pytest.M
     # then every batch held at most three items' worth of XML, and nothing was lost
     assert [len(batch) for batch in batches] == [3, 3, 3, 1]
     assert [item.sku for batch in batches for item in batch] == [f"S{n}" for n in range(10)]
+
+
+def test_an_items_line_past_65535_is_where_it_starts() -> None:
+    # given an item far down whose first child's text spans lines (libxml2 reports such an
+    # item at the line where that text ends)
+    doc = (
+        f'<rss xmlns:g="{G}"><channel>' + "\n" * 65_540 + "<item><g:title>a\nb\nc</g:title>"
+        "<g:id>FAR</g:id><g:price>1 USD</g:price></item>\n</channel></rss>"
+    ).encode()
+
+    # then the report line is that of the item's start tag
+    assert valid(doc).line == doc.count(b"\n", 0, doc.index(b"<item")) + 1 == 65_541
