@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check lint format typecheck migrations-check bench clean
+.PHONY: run test check lint layers format typecheck migrations-check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +32,16 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+layers: $(VENV)/.dev
+	$(BIN)/lint-imports
+
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy pricewatch
 
 migrations-check: $(VENV)/.dev
 	PRICEWATCH_VAR_DIR=var/check $(BIN)/pricewatch makemigrations --check --dry-run
 
-check: lint typecheck migrations-check test
+check: lint layers typecheck migrations-check test
 
 bench: $(VENV)/.dev
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

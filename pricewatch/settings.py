@@ -271,14 +271,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_IMPORTS = env.list("CELERY_EXTRA_IMPORTS", default=[])
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
-# Dotted paths of functions the periodic dispatcher calls on every tick; apps add theirs here.
-PRICEWATCH_DISPATCHERS: list[str] = [
-    "pricewatch.tracking.dispatch.dispatch_due",
-    "pricewatch.catalog.notifications.send_due_notices",
-    "pricewatch.alerts.dispatch.dispatch_due",
-]
-# Called after commit with the ids of new pricing.PriceChange rows (alerts, the live feed).
-PRICEWATCH_PRICE_CHANGE_CONSUMERS: list[str] = ["pricewatch.alerts.dispatch.changes_recorded"]
 
 # --- Catalog --------------------------------------------------------------------------------
 # Where uploaded feeds wait for the worker (and stay for the report's sake).

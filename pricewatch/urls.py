@@ -4,6 +4,7 @@ from django.urls import include, path
 from pricewatch.accounts.api import router as accounts_router
 from pricewatch.alerts.api import router as alerts_router
 from pricewatch.catalog.api import router as catalog_router
+from pricewatch.catalog.history_api import router as product_history_router
 from pricewatch.catalog.imports_api import router as imports_router
 from pricewatch.core import views as core_views
 from pricewatch.core.api import api
@@ -14,6 +15,7 @@ api.add_router("/v1/", accounts_router)
 api.add_router("/v1/", catalog_router)
 api.add_router("/v1/", imports_router)
 api.add_router("/v1/", pricing_router)
+api.add_router("/v1/", product_history_router)
 api.add_router("/v1/", tracking_router)
 api.add_router("/v1/", alerts_router)
 

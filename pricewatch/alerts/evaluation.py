@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Max, Min, Model
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from pricewatch.alerts import rules, timing
@@ -31,6 +31,7 @@ from pricewatch.alerts.models import (
     Notification,
     RuleState,
 )
+from pricewatch.core import bulk
 from pricewatch.pricing.models import PriceChange, PriceDay
 from pricewatch.tracking.models import WatchItem, Watchlist
 
@@ -38,23 +39,26 @@ logger = logging.getLogger(__name__)
 
 CURSOR_NAME = "price-changes"
 BATCH = 10_000
-CHUNK = 2000
 # A change older than this is assumed committed or gone: the cursor may move past it. Younger
 # ids stay in EvaluatedChange, because on PostgreSQL a lower id can commit after a higher one.
 SETTLE = timedelta(minutes=10)
 
-_CHANGE_FIELDS = (
-    "id",
-    "offer_id",
-    "observed_at",
-    "old_price",
-    "new_price",
-    "old_currency",
-    "new_currency",
-    "old_availability",
-    "new_availability",
-    "first_price",
-)
+
+class ChangeRow(NamedTuple):
+    """A PriceChange as evaluation reads it, without the cost of a model instance."""
+
+    id: int
+    offer_id: int
+    observed_at: datetime
+    old_price: Decimal | None
+    new_price: Decimal | None
+    old_currency: str
+    new_currency: str
+    old_availability: str
+    new_availability: str
+    first_price: Decimal | None
+
+
 NOTIFICATION_COLUMNS = (
     "owner_id",
     "rule_id",
@@ -80,8 +84,6 @@ NOTIFICATION_COLUMNS = (
     "created_at",
     "updated_at",
 )
-# Bound parameters per statement, below SQLite's 32,766 and PostgreSQL's 65,535.
-MAX_PARAMETERS = 30_000
 
 
 @dataclass(slots=True)
@@ -107,7 +109,7 @@ class Match:
 @dataclass(slots=True)
 class Firing:
     match: Match
-    change: tuple[Any, ...]
+    change: ChangeRow
     verdict: rules.Verdict
     fired_at: datetime
 
@@ -139,21 +141,22 @@ def evaluate_pending(*, limit: int = BATCH, now: datetime | None = None) -> Resu
     with transaction.atomic():
         # Serialises evaluators: two must never judge the same change or move the same state.
         cursor = EvaluationCursor.objects.select_for_update().get(name=CURSOR_NAME)
-        rows = list(
-            PriceChange.objects.filter(id__gt=cursor.last_change_id)
+        rows = [
+            ChangeRow._make(row)
+            for row in PriceChange.objects.filter(id__gt=cursor.last_change_id)
             .exclude(id__in=EvaluatedChange.objects.values("change_id"))
             .order_by("id")
-            .values_list(*_CHANGE_FIELDS)[:limit]
-        )
+            .values_list(*ChangeRow._fields)[:limit]
+        ]
         result = evaluate(rows, now=now)
         result.more = len(rows) == limit
-        insert_rows(
+        bulk.insert(
             EvaluatedChange,
             ["change_id"],
-            [(row[0],) for row in rows],
-            "ON CONFLICT (change_id) DO NOTHING",
+            [(row.id,) for row in rows],
+            on_conflict=bulk.OnConflict(target=("change_id",)),
         )
-        _advance(cursor, processed_up_to=rows[-1][0] if rows else None, more=result.more, now=now)
+        _advance(cursor, processed_up_to=rows[-1].id if rows else None, more=result.more, now=now)
     return result
 
 
@@ -174,12 +177,12 @@ def _advance(
     EvaluatedChange.objects.filter(change_id__lte=settled).delete()
 
 
-def evaluate(changes: Sequence[tuple[Any, ...]], *, now: datetime) -> Result:
-    """Judge `changes` (rows of _CHANGE_FIELDS, in id order) and write what follows."""
+def evaluate(changes: Sequence[ChangeRow], *, now: datetime) -> Result:
+    """Judge `changes` (in id order) and write what follows."""
     result = Result(changes=len(changes))
     if not changes:
         return result
-    offer_ids = sorted({row[1] for row in changes})
+    offer_ids = sorted({row.offer_id for row in changes})
     ensure_defaults_for_watchers(offer_ids)
     matches = _matches(offer_ids)
     result.matches = sum(len(found) for found in matches.values())
@@ -191,7 +194,7 @@ def evaluate(changes: Sequence[tuple[Any, ...]], *, now: datetime) -> Result:
     firings: list[Firing] = []
     dirty: dict[tuple[int, int], State] = {}
     for change in changes:
-        change_id, offer_id, observed_at = change[0], change[1], change[2]
+        change_id, offer_id, observed_at = change.id, change.offer_id, change.observed_at
         for match in matches.get(offer_id, ()):
             low = lows.get((change_id, match.days)) if match.kind == rules.LOWEST_IN_DAYS else None
             facts = _facts(change, low)
@@ -231,49 +234,10 @@ def evaluate(changes: Sequence[tuple[Any, ...]], *, now: datetime) -> Result:
     return result
 
 
-def insert_rows(
-    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], suffix: str = ""
-) -> None:
-    """INSERT many rows of already adapted values, `suffix` being an ON CONFLICT clause.
-
-    The ORM's per-value preparation costs more than the database's work at these volumes. On
-    PostgreSQL the rows are streamed with COPY into a temporary table and inserted from there
-    (the driver would otherwise quote every value into the statement text); elsewhere they go as
-    multi-row VALUES. Identifiers come from the model, every value is a bound parameter.
-    """
-    if not rows:
-        return
-    ops = connection.ops
-    table = ops.quote_name(model._meta.db_table)
-    names = ", ".join(ops.quote_name(column) for column in columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            staging = ops.quote_name(f"staging_{model._meta.db_table}")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608
-                f"SELECT {names} FROM {table} WITH NO DATA"
-            )
-            with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {suffix}")  # noqa: S608
-            cursor.execute(f"DELETE FROM {staging}")  # noqa: S608
-            return
-        placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        per_statement = max(1, MAX_PARAMETERS // len(columns))
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            values = ", ".join([placeholder] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} ({names}) VALUES {values} {suffix}",  # noqa: S608
-                [value for row in chunk for value in row],
-            )
-
-
 def _save_states(states: list[State], *, now: datetime) -> None:
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = bulk.adapt_datetimes()
     stamp = adapt(now)
-    insert_rows(
+    bulk.insert(
         RuleState,
         [
             "rule_id",
@@ -296,21 +260,31 @@ def _save_states(states: list[State], *, now: datetime) -> None:
             )
             for state in states
         ],
-        "ON CONFLICT (rule_id, offer_id) DO UPDATE SET active = excluded.active, "
-        "fired_count = excluded.fired_count, last_fired_at = excluded.last_fired_at, "
-        "last_change = excluded.last_change, updated_at = excluded.updated_at",
+        on_conflict=bulk.OnConflict(
+            target=("rule_id", "offer_id"),
+            update={
+                column: f"excluded.{column}"
+                for column in (
+                    "active",
+                    "fired_count",
+                    "last_fired_at",
+                    "last_change",
+                    "updated_at",
+                )
+            },
+        ),
     )
 
 
-def _facts(change: tuple[Any, ...], window_low: Decimal | None) -> rules.ChangeFacts:
+def _facts(change: ChangeRow, window_low: Decimal | None) -> rules.ChangeFacts:
     return rules.ChangeFacts(
-        old_price=change[3],
-        new_price=change[4],
-        old_currency=change[5],
-        new_currency=change[6],
-        old_availability=change[7],
-        new_availability=change[8],
-        first_price=change[9],
+        old_price=change.old_price,
+        new_price=change.new_price,
+        old_currency=change.old_currency,
+        new_currency=change.new_currency,
+        old_availability=change.old_availability,
+        new_availability=change.new_availability,
+        first_price=change.first_price,
         window_low=window_low,
     )
 
@@ -369,7 +343,7 @@ def ensure_defaults_for_watchers(offer_ids: Sequence[int]) -> None:
     watchlist = ops.quote_name(Watchlist._meta.db_table)
     preferences = ops.quote_name(AlertPreferences._meta.db_table)
     owners: set[int] = set()
-    for condition, params in _id_filters("wi.offer_id", offer_ids):
+    for condition, params in bulk.in_conditions("wi.offer_id", offer_ids):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT DISTINCT wl.owner_id FROM {item} wi "  # noqa: S608
@@ -384,16 +358,6 @@ def ensure_defaults_for_watchers(offer_ids: Sequence[int]) -> None:
 
 
 # --- matching ----------------------------------------------------------------------------------
-
-
-def _id_filters(column: str, ids: Sequence[int]) -> list[tuple[str, list[Any]]]:
-    """SQL conditions selecting `column` in `ids`: one array on PostgreSQL, chunks elsewhere."""
-    if connection.vendor == "postgresql":
-        return [(f"{column} = ANY(%s)", [list(ids)])]
-    return [
-        (f"{column} IN ({', '.join(['%s'] * len(chunk))})", list(chunk))
-        for chunk in (ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK))
-    ]
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -417,7 +381,7 @@ def _matches(offer_ids: Sequence[int]) -> dict[int, list[Match]]:
         "wi.offer_id, wi.id, wi.target_price"
     )
     found: dict[tuple[int, int], Match] = {}
-    for condition, params in _id_filters("wi.offer_id", offer_ids):
+    for condition, params in bulk.in_conditions("wi.offer_id", offer_ids):
         # Identifiers come from the models; values are bound parameters.
         sql = (
             f"SELECT {columns} FROM {item} wi JOIN {rule} r ON r.item_id = wi.id "  # noqa: S608
@@ -474,8 +438,8 @@ def _states(
 ) -> dict[tuple[int, int], State]:
     wanted = {(match.rule_id, match.offer_id) for found in matches.values() for match in found}
     states: dict[tuple[int, int], State] = {}
-    for start in range(0, len(offer_ids), CHUNK):
-        query = RuleState.objects.filter(offer_id__in=offer_ids[start : start + CHUNK]).values_list(
+    for chunk in bulk.chunks(offer_ids):
+        query = RuleState.objects.filter(offer_id__in=chunk).values_list(
             "rule_id", "offer_id", "active", "fired_count", "last_fired_at", "last_change"
         )
         for row in query:
@@ -486,7 +450,7 @@ def _states(
 
 
 def _window_lows(
-    changes: Sequence[tuple[Any, ...]], matches: dict[int, list[Match]]
+    changes: Sequence[ChangeRow], matches: dict[int, list[Match]]
 ) -> dict[tuple[int, int | None], Decimal]:
     """(change id, days) -> the lowest daily low of the change's offer in the N days up to the
     change's day (PriceDay, so one row per day however often the page is checked)."""
@@ -498,17 +462,19 @@ def _window_lows(
     lows: dict[tuple[int, int | None], Decimal] = {}
     if not windows:
         return lows
-    by_day: dict[date, list[tuple[Any, ...]]] = defaultdict(list)
+    by_day: dict[date, list[ChangeRow]] = defaultdict(list)
     for change in changes:
-        by_day[change[2].astimezone(UTC).date()].append(change)
+        by_day[change.observed_at.astimezone(UTC).date()].append(change)
     for days, offers in windows.items():
         for day, day_changes in by_day.items():
-            wanted = sorted({change[1] for change in day_changes if change[1] in offers})
+            wanted = sorted(
+                {change.offer_id for change in day_changes if change.offer_id in offers}
+            )
             minimum: dict[tuple[int, str], Decimal] = {}
-            for start in range(0, len(wanted), CHUNK):
+            for chunk in bulk.chunks(wanted):
                 query = (
                     PriceDay.objects.filter(
-                        offer_id__in=wanted[start : start + CHUNK],
+                        offer_id__in=chunk,
                         day__gte=day - timedelta(days=days - 1),
                         day__lte=day,
                     )
@@ -518,9 +484,9 @@ def _window_lows(
                 for offer_id, currency, low in query:
                     minimum[(offer_id, currency)] = low
             for change in day_changes:
-                low = minimum.get((change[1], change[6]))
+                low = minimum.get((change.offer_id, change.new_currency))
                 if low is not None:
-                    lows[(change[0], days)] = low
+                    lows[(change.id, days)] = low
     return lows
 
 
@@ -555,21 +521,16 @@ def _notify(firings: list[Firing], *, now: datetime, owners: set[int]) -> int:
         )
         release[owner_id] = (instant, daily)
 
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = bulk.adapt_datetimes()
     stamp = adapt(now)
-    adapted: dict[datetime, Any] = {}
     rows: list[tuple[Any, ...]] = []
     for firing in firings:
         match, change, verdict = firing.match, firing.change, firing.verdict
         instant, daily = release[match.owner_id]
-        fired_at = adapted.get(firing.fired_at)
-        if fired_at is None:
-            fired_at = adapted[firing.fired_at] = adapt(firing.fired_at)
+        fired_at = adapt(firing.fired_at)
         for channel_id, kind in channels.get(match.owner_id, ()):
             digest = daily is not None and kind == Channel.Kind.EMAIL
             due_at = daily if digest and daily else instant
-            if due_at not in adapted:
-                adapted[due_at] = adapt(due_at)
             rows.append(
                 (
                     match.owner_id,
@@ -577,20 +538,20 @@ def _notify(firings: list[Firing], *, now: datetime, owners: set[int]) -> int:
                     channel_id,
                     match.offer_id,
                     match.item_id,
-                    change[0],
+                    change.id,
                     # The change that fired the rule is the event: it is judged once per rule.
-                    f"{match.rule_id}:{match.offer_id}:{change[0]}:{channel_id}",
+                    f"{match.rule_id}:{match.offer_id}:{change.id}:{channel_id}",
                     match.kind,
                     fired_at,
-                    change[3],
-                    change[4],
+                    change.old_price,
+                    change.new_price,
                     verdict.reference,
-                    change[6] or change[5],
+                    change.new_currency or change.old_currency,
                     verdict.percent,
-                    change[8],
+                    change.new_availability,
                     Notification.Status.QUEUED,
                     digest,
-                    adapted[due_at],
+                    adapt(due_at),
                     "",
                     0,
                     "",
@@ -599,5 +560,10 @@ def _notify(firings: list[Firing], *, now: datetime, owners: set[int]) -> int:
                 )
             )
         owners.add(match.owner_id)
-    insert_rows(Notification, NOTIFICATION_COLUMNS, rows, "ON CONFLICT (dedupe_key) DO NOTHING")
+    bulk.insert(
+        Notification,
+        NOTIFICATION_COLUMNS,
+        rows,
+        on_conflict=bulk.OnConflict(target=("dedupe_key",)),
+    )
     return len(rows)

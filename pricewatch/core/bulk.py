@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from django.db import connection, models
@@ -60,6 +60,10 @@ def adapt_datetimes() -> Callable[[datetime | None], Any]:
             return result
 
     return adapted
+
+
+def adapt_date(value: date) -> Any:
+    return connection.ops.adapt_datefield_value(value)
 
 
 def db_now() -> Any:
@@ -277,7 +281,7 @@ def _copy(cursor: Any, target: str, names: str, rows: Sequence[Sequence[Any]]) -
 def update_by_id(
     model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """UPDATE many rows, each `rows` entry the new values of `columns` followed by the id.
+    """UPDATE many rows, each `rows` entry the new values of `columns` followed by the key.
 
     One statement per row sent with executemany: bulk_update's CASE chains grow quadratic
     (and SQLite splits them into many statements).
@@ -285,7 +289,8 @@ def update_by_id(
     if not rows:
         return
     assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
-    sql = f"UPDATE {table(model)} SET {assignments} WHERE id = %s"  # noqa: S608
+    key = quote(model._meta.pk.column)  # type: ignore[union-attr]
+    sql = f"UPDATE {table(model)} SET {assignments} WHERE {key} = %s"  # noqa: S608
     with connection.cursor() as cursor:
         for chunk in chunks(rows, 10 * CHUNK):
             cursor.executemany(sql, chunk)

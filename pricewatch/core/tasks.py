@@ -8,9 +8,8 @@ import socket
 from typing import Any
 
 from celery import Task, shared_task
-from django.conf import settings
-from django.utils.module_loading import import_string
 
+from pricewatch.core import dispatchers
 from pricewatch.core.errors import TemporaryFailure
 
 logger = logging.getLogger(__name__)
@@ -38,12 +37,12 @@ def dispatch() -> dict[str, Any]:
     the others; a lost tick leaves the work due, so the next tick picks it up.
     """
     summary: dict[str, Any] = {}
-    for path in settings.PRICEWATCH_DISPATCHERS:
+    for name, dispatcher in dispatchers.registered().items():
         try:
-            summary[path] = import_string(path)()
+            summary[name] = dispatcher()
         except Exception:
-            logger.exception("dispatcher %s failed", path)
-            summary[path] = "failed"
+            logger.exception("dispatcher %s failed", name)
+            summary[name] = "failed"
     return summary
 
 

@@ -4,7 +4,6 @@
                                                   at least 30 % below their first price
     GET /api/v1/offers/{id}                       one offer: current, first, lowest, highest
     GET /api/v1/offers/{id}/history               ?from=&to=&interval=day|raw
-    GET /api/v1/products/{id}/history             the same for a catalog product's own price
 
 Catalog offers are public (no token needed); a tracked page only to those who watch it.
 """
@@ -19,9 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router
 
-from pricewatch.catalog.models import Product
 from pricewatch.core.auth import access_token
-from pricewatch.core.errors import DomainError
 from pricewatch.pricing import selectors
 from pricewatch.pricing.schemas import (
     HistoryOut,
@@ -43,7 +40,7 @@ def _anonymous(request: HttpRequest) -> Any:
 OPTIONAL_AUTH = [access_token, _anonymous]
 
 
-def _viewer(request: HttpRequest) -> Any:
+def viewer(request: HttpRequest) -> Any:
     user = getattr(request, "user", None)
     return user if user is not None and user.is_authenticated else None
 
@@ -61,7 +58,7 @@ def list_offers(
     page: int = Query(1, ge=1),
     page_size: int = Query(20, ge=1, le=100),
 ) -> dict[str, Any]:
-    offers = selectors.readable_offers(_viewer(request))
+    offers = selectors.readable_offers(viewer(request))
     if kind:
         offers = offers.filter(kind=kind)
     if min_drop is not None:
@@ -80,7 +77,7 @@ def list_offers(
 
 @router.get("/offers/{offer_id}", response=OfferOut, auth=OPTIONAL_AUTH, summary="One offer")
 def get_offer(request: HttpRequest, offer_id: int) -> dict[str, Any]:
-    return offer_payload(selectors.get_readable_offer(_viewer(request), offer_id))
+    return offer_payload(selectors.get_readable_offer(viewer(request), offer_id))
 
 
 @router.get(
@@ -96,31 +93,6 @@ def offer_history(
     end: date | datetime | None = Query(None, alias="to"),  # noqa: B008
     interval: Literal["day", "raw"] = "day",
 ) -> dict[str, Any]:
-    offer = selectors.get_readable_offer(_viewer(request), offer_id)
-    result = selectors.history(offer, start=start, end=end, interval=interval, now=timezone.now())
-    return history_payload(result)
-
-
-@router.get(
-    "/products/{product_id}/history",
-    response=HistoryOut,
-    auth=OPTIONAL_AUTH,
-    summary="A catalog product's price history",
-)
-def product_history(
-    request: HttpRequest,
-    product_id: int,
-    start: date | datetime | None = Query(None, alias="from"),  # noqa: B008
-    end: date | datetime | None = Query(None, alias="to"),  # noqa: B008
-    interval: Literal["day", "raw"] = "day",
-) -> dict[str, Any]:
-    offer_id = (
-        Product.objects.filter(pk=product_id, active=True)
-        .values_list("offer_id", flat=True)
-        .first()
-    )
-    if offer_id is None:
-        raise DomainError(f"No product with id {product_id}.", code="not_found", status=404)
-    offer = selectors.get_readable_offer(_viewer(request), offer_id)
+    offer = selectors.get_readable_offer(viewer(request), offer_id)
     result = selectors.history(offer, start=start, end=end, interval=interval, now=timezone.now())
     return history_payload(result)

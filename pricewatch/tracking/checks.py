@@ -32,15 +32,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
-from django.db.models import Field
+from django.db import DatabaseError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from pricewatch.core import bulk
 from pricewatch.core.errors import DomainError
 from pricewatch.core.fetch import Fetcher, FetchError, FetchResult, match_domain
 from pricewatch.pricing import services as pricing
@@ -629,27 +628,7 @@ def _write(items: Sequence[tuple[Page, Outcome]], trigger: str) -> list[tuple[Pa
 
 
 def _save_page_states(pages: list[Page]) -> None:
-    """One UPDATE per page, sent with executemany: bulk_update's CASE chains cost more than
-    the rest of the write together (and SQLite splits them into many statements)."""
-    ops = connection.ops
-    meta = Page._meta
-    columns: list[Field[Any, Any]] = []
-    for name in _PAGE_FIELDS:
-        column = meta.get_field(name)
-        assert isinstance(column, Field)
-        columns.append(column)
-    assignments = ", ".join(f"{ops.quote_name(column.column)} = %s" for column in columns)
-    assert isinstance(meta.pk, Field)
-    primary_key = ops.quote_name(meta.pk.column)
-    # Identifiers come from the model; every value is a bound parameter.
-    sql = f"UPDATE {ops.quote_name(meta.db_table)} SET {assignments} WHERE {primary_key} = %s"  # noqa: S608
-    rows = [
-        [column.get_db_prep_save(getattr(page, column.attname), connection) for column in columns]
-        + [page.pk]
-        for page in pages
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    bulk.save_fields(pages, _PAGE_FIELDS)
 
 
 def _save(items: Sequence[tuple[Page, Outcome]], trigger: str, summary: BatchSummary) -> None:

@@ -1,6 +1,6 @@
 """The tracking dispatcher: the database is the schedule.
 
-`dispatch_due()` runs every few seconds (settings.PRICEWATCH_DISPATCHERS) and does two things:
+`dispatch_due()` runs every few seconds (registered in `core.dispatchers`) and does two things:
 
 1. claims the watchlists whose `next_due_at` has passed, marks the pages of their items due
    (`Page.due_at`; a page on a thousand lists is one row, so it is fetched once), and moves
@@ -34,6 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from pricewatch.tracking import schedule as schedules
+from pricewatch.tracking import tasks
 from pricewatch.tracking.models import Page, WatchItem, Watchlist
 
 logger = logging.getLogger(__name__)
@@ -231,25 +232,23 @@ def enqueue_checks(page_ids: Sequence[int], trigger: str, *, jitter: float = 0.0
     Called after commit, so the worker sees the lease. `jitter` spreads the chunks over that
     many seconds.
     """
-    from pricewatch.tracking.tasks import check_pages
-
     sent = 0
     # One broker connection for the whole batch instead of one per message.
-    with check_pages.app.producer_or_acquire() as producer:
+    with tasks.check_pages.app.producer_or_acquire() as producer:
         for chunk in _chunks(list(page_ids), CHECK_CHUNK):
             if jitter > 0:
                 countdown = round(random.uniform(0, jitter), 2)  # noqa: S311
-                check_pages.apply_async((chunk, trigger), countdown=countdown, producer=producer)
+                tasks.check_pages.apply_async(
+                    (chunk, trigger), countdown=countdown, producer=producer
+                )
             else:
-                check_pages.apply_async((chunk, trigger), producer=producer)
+                tasks.check_pages.apply_async((chunk, trigger), producer=producer)
             sent += 1
     return sent
 
 
 def enqueue_first_check(page_id: int) -> None:
-    from pricewatch.tracking.tasks import check_page
-
-    check_page.delay(page_id, "first")
+    tasks.check_page.delay(page_id, "first")
 
 
 def dispatch_due(*, now: datetime | None = None, max_pages: int | None = None) -> dict[str, Any]:

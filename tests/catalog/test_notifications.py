@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 
 from pricewatch.catalog import notifications, services
 from pricewatch.catalog.models import NoticeBatch, ProductNotice
+from pricewatch.core import dispatchers
 from pricewatch.core.errors import PermanentFailure, TemporaryFailure
 from tests.accounts.factories import UserFactory
 from tests.catalog.factories import make_product
@@ -289,8 +290,8 @@ def test_nothing_pending_means_nothing_to_do(db: None) -> None:
     assert notifications.send_due_notices() == {"batched": None, "requeued": 0}
 
 
-def test_the_dispatcher_is_registered(settings: Any) -> None:
-    assert "pricewatch.catalog.notifications.send_due_notices" in settings.PRICEWATCH_DISPATCHERS
+def test_the_dispatcher_is_registered() -> None:
+    assert "pricewatch.catalog.notifications.send_due_notices" in dispatchers.registered()
 
 
 @pytest.mark.parametrize(

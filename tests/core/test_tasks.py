@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django_celery_results.models import TaskResult
 
-from pricewatch.core import tasks
+from pricewatch.core import dispatchers, tasks
 from tests import tasks as test_tasks
 from tests.services import WorkerProcess
 
@@ -52,16 +52,23 @@ def test_permanent_failures_are_not_retried(live_worker: WorkerProcess, tmp_path
     assert marker.read_text() == "1"
 
 
-def test_the_dispatcher_calls_every_registered_dispatcher(settings: Any) -> None:
-    settings.PRICEWATCH_DISPATCHERS = [
-        "tests.core.test_tasks.record_call",
-        "tests.core.test_tasks.explode",
-        "tests.core.test_tasks.record_call",
-    ]
+def test_the_dispatcher_calls_every_registered_dispatcher() -> None:
     _calls.clear()
-    summary = tasks.dispatch()
-    assert _calls == ["called", "called"]  # the failing one did not stop the rest
-    assert summary["tests.core.test_tasks.explode"] == "failed"
+    with dispatchers.replaced([explode, record_call]):
+        summary = tasks.dispatch()
+    assert _calls == ["called"]  # the failing one did not stop the rest
+    assert summary == {
+        "tests.core.test_tasks.explode": "failed",
+        "tests.core.test_tasks.record_call": 1,
+    }
+
+
+def test_every_app_registers_its_dispatcher() -> None:
+    assert set(dispatchers.registered()) >= {
+        "pricewatch.tracking.dispatch.dispatch_due",
+        "pricewatch.catalog.notifications.send_due_notices",
+        "pricewatch.alerts.dispatch.dispatch_due",
+    }
 
 
 def test_the_scheduler_runs_the_dispatcher_every_few_seconds(settings: Any) -> None:

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
+from pricewatch.alerts import dispatch
 from pricewatch.core.errors import DomainError
-from pricewatch.pricing import services
+from pricewatch.pricing import events, services
 from pricewatch.pricing.models import Availability, PriceChange, PriceDay, PricePoint
 from tests.pricing.factories import make_offer
 
@@ -139,14 +140,16 @@ def test_bulk_recording_is_all_or_nothing() -> None:
 
 
 def test_consumers_hear_of_changes_only_after_commit(
-    settings, django_capture_on_commit_callbacks
+    django_capture_on_commit_callbacks,
 ) -> None:  # type: ignore[no-untyped-def]
     heard: list[list[int]] = []
-    settings.PRICEWATCH_PRICE_CHANGE_CONSUMERS = ["tests.pricing.test_services.remember"]
-    remember.calls = heard  # type: ignore[attr-defined]
     offer = make_offer(price="100")
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+    with (
+        events.subscribed(lambda ids: heard.append(list(ids))),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        transaction.atomic(),
+    ):
         change = record(offer, "60", T0 + timedelta(days=1))
         assert heard == []
 
@@ -155,5 +158,5 @@ def test_consumers_hear_of_changes_only_after_commit(
     assert PriceChange.objects.count() == 1
 
 
-def remember(change_ids: list[int]) -> None:
-    remember.calls.append(change_ids)  # type: ignore[attr-defined]
+def test_alerts_subscribe_to_price_changes() -> None:
+    assert dispatch.changes_recorded in events.consumers()
