@@ -1,32 +1,12 @@
-"""Outbound HTTP fetcher for shop product pages.
+"""Outbound HTTP fetcher for shop pages, free of Django (configured by `FetchConfig`).
 
-Deliberately free of Django: everything comes in through :class:`FetchConfig`, so the module
-can be tested (and used from a CLI) on its own.
-
-Design in short:
-
-* One ``httpx.AsyncClient`` per :class:`Fetcher` (HTTP/2 enabled, pooled connections).
-* Redirects are followed by hand, hop by hop, so that every hop is re-validated (scheme, SSRF
-  guard, robots.txt) and recorded as an :class:`Attempt`.
-* SSRF guard: a custom httpcore network backend resolves host names itself, rejects the
-  connection if *any* resolved address is not public, and then connects to the very IP it
-  validated. Because the check and the connect use the same resolution result, DNS rebinding
-  between "check" and "connect" is impossible, and since every new connection (first request,
-  redirect hop, robots.txt, browser sub-request) goes through the backend nothing can bypass it.
-  TLS still uses the original host name for SNI and certificate checks (httpcore passes
-  ``server_hostname`` from the request origin, independent of the address we connect to).
-* Proxies: when a request goes through a proxy, the proxy - not us - connects to the target, so
-  the connect-time check only ever sees the proxy's address. For proxied requests the target
-  host is therefore resolved and validated *before* the request is handed to the proxy. The
-  proxy does its own DNS lookup, so a rebinding window remains there; operators should also
-  make the proxy refuse private ranges. The configured proxy host itself is trusted.
-* Retries (network errors, timeouts, 429, 5xx) use exponential backoff with jitter and honour
-  ``Retry-After``; other 4xx are never retried.
-* Politeness: per-host concurrency limit and minimum delay between request starts; robots.txt
-  is fetched once per origin and cached.
-* Optional JavaScript rendering with headless Chromium (Playwright, imported lazily). Every
-  browser request is intercepted and performed by *our* guarded client, so the SSRF guard,
-  the body limit and proxy routing apply to the browser too.
+One pooled HTTP/2 `httpx.AsyncClient` per `Fetcher`; redirects followed hop by hop, each hop
+re-validated and recorded as an `Attempt`. The SSRF guard lives in the connection backend: it
+resolves the host itself, refuses any non-public address and connects to the address it checked,
+so DNS rebinding cannot slip between check and connect, and every connection (redirects,
+robots.txt, the browser's sub-requests) passes it. Proxied requests are checked before the proxy.
+Retries with backoff and `Retry-After`; per-host concurrency and delay; robots.txt cached per
+origin; optional Chromium rendering whose requests all go through this client.
 """
 
 from __future__ import annotations

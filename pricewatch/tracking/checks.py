@@ -1,22 +1,10 @@
 """Checking tracked pages: fetch, extract, confirm, record.
 
-A batch (the dispatcher sends up to 50 pages per task) runs in three steps:
-
-1. Read: the pages, their offers' last prices and the site rules for their domains (a few
-   queries for the whole batch).
-2. Fetch and extract, on the process's fetch loop (`tracking.fetching`): every page of the batch
-   at once, one shared `Fetcher` (HTTP/2, pooled connections, per-host politeness). Extraction
-   runs on the loop thread as each page arrives, overlapping the wait for the slower shops.
-   Domains marked for JavaScript (setting or site rule) are rendered in Chromium; a static
-   page without a price is rendered too when the render fallback is on and Chromium exists. A
-   price implausibly far from the last one (`extraction.looks_implausible`) is fetched again,
-   past caches, and believed only if the second look shows the same price.
-3. Write, in one transaction: a `Check` row per page, one `pricing.record_prices` call for all
-   prices found, the offers' title and image on their first check, and the pages' status.
-
-Every page ends with exactly one Check, whatever happens to it; a failure of one page (bad
-input, a bug, a database refusal of its row) never costs the others theirs. The whole batch has
-a time bound (`batch_seconds()`), so a shop that never stops sending cannot hang a worker.
+A batch reads its pages, offers and site rules in a few queries; fetches and extracts every page
+at once on the process's fetch loop (`tracking.fetching`), rendering in Chromium where needed and
+fetching again a price implausibly far from the last; then writes in one transaction a `Check`
+per page and one `pricing.record_prices` call. Every page ends with exactly one Check, and one
+page's failure never costs the others theirs; `batch_seconds()` bounds the batch.
 """
 
 from __future__ import annotations

@@ -1,21 +1,11 @@
 """The tracking dispatcher: the database is the schedule.
 
-`dispatch_due()` runs every few seconds (registered in `core.dispatchers`) and does two things:
-
-1. claims the watchlists whose `next_due_at` has passed, marks the pages of their items due
-   (`Page.due_at`; a page on a thousand lists is one row, so it is fetched once), and moves
-   each list's `next_due_at` to its next run;
-2. leases due pages whose lease is empty or has run out (`Page.leased_until`) and enqueues
-   `check_pages` for them in chunks, each with a small random countdown so a thousand pages
-   due at 09:00 do not all start in the same second.
-
-The check clears `due_at` and `leased_until` when it has run. A lost task (worker killed, broker
-lost the message) leaves the page due, so it is leased and enqueued again once its lease runs
-out: checks run at least once.
-
-Claims are safe with several dispatchers: on PostgreSQL rows are locked with
-`SELECT … FOR UPDATE SKIP LOCKED`; everywhere the UPDATE repeats the condition it claimed on,
-so a row another dispatcher took in between is not taken twice.
+Every few seconds (registered in `core.dispatchers`) it claims the watchlists that are due, marks
+their pages due (a page on a thousand lists is one row, fetched once) and moves each list to its
+next run; then it leases due pages and enqueues `check_pages` in chunks, spread over a few
+seconds. A lost task leaves its page due, leased again once the lease runs out: at-least-once.
+Claims repeat their condition in the UPDATE (and use SKIP LOCKED on PostgreSQL), so two
+dispatchers never take the same row.
 """
 
 from __future__ import annotations

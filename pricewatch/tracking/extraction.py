@@ -1,39 +1,13 @@
-"""Product-page price extraction: a pure function from HTML (+ URL) to price/currency/stock.
+"""Product-page price extraction: a pure function from HTML (+ URL) to price, currency and stock.
 
-How a page is read
-------------------
-1. Bytes are decoded (BOM, then `<meta charset>`; a declared legacy charset is only trusted when
-   the bytes are not valid UTF-8, because servers mislabel UTF-8 pages far more often than the
-   reverse). The page stays UTF-8 bytes: scanning bytes is several times faster than scanning
-   a Python str with non-ASCII characters.
-2. One regex pass over the bytes collects `<html lang>`, `<title>`, `<h1>`s, `<meta>` tags and
-   JSON-LD blocks, skipping over `<script>` bodies.
-3. Fast path: when JSON-LD / microdata metas / OpenGraph agree on one price and that price is
-   printed near the product title without was-price markup, that is the answer (no DOM).
-4. Otherwise the product *window*, ~40 KB of markup around the product title (the `<h1>` that
-   best matches the title/JSON-LD name), is parsed with lexbor. Microdata, RDFa and the
-   visible-price heuristics run on that window only: parsing whole pages (often 1 MB of
-   mega-menus and recommendation carousels) would cost more than everything else together and
-   mostly adds other products' prices. When nothing credible shows up, a wider window follows.
-5. Sources vote (see `_decide`): JSON-LD > microdata > RDFa > OpenGraph > heuristics, but a
-   structured price that nothing visible confirms loses to a value that two other sources agree
-   on, and a structured price that the page shows struck through next to a lower active price
-   is taken as the regular price.
-
-Precedence decisions
---------------------
-* A `SiteRule` the user or an admin set wins over everything, structured data included, when
-  its selector matches and yields a price: rules are set because the automatic result was wrong.
-* Variants: a variant the URL selects (`variant=`, `sku=`, `childSku=`, `variationId=`, ... in
-  the query or fragment, matched against sku/productID/gtin/mpn/@id/url) wins. Otherwise, when
-  variants differ in price, the one whose price is displayed near the title wins (that is the
-  page's default selection); failing that the first in-stock offer (document order is the
-  shop's default), then the first offer. The lowest price is never picked blindly: "from"
-  prices are usually not what a tracked variant costs.
-
-Confidence scale (0..1): ~0.95 site rule or several agreeing sources, 0.85-0.9 one structured
-source confirmed on the page, 0.6-0.8 one unconfirmed structured source, 0.2-0.75 heuristics
-(by score and margin over the runner-up), 0.0 nothing found.
+Structured data first, then the page: JSON-LD > microdata > RDFa > OpenGraph > visible-price
+heuristics, voted in `_decide` (a structured price nothing visible confirms loses to two other
+sources that agree; one shown struck through next to a lower price is the regular price). A
+`SiteRule` wins over everything when it matches. Variants: the one the URL selects, else the one
+shown near the title, else the first in stock. Only the markup around the product title is
+parsed (`_window`): whole pages are mostly menus and other products' prices.
+Confidence: ~0.95 site rule or agreeing sources, 0.6-0.9 one structured source, below for
+heuristics, 0.0 nothing found.
 """
 
 from __future__ import annotations
