@@ -23,7 +23,8 @@ logger = logging.getLogger("pricewatch.tasks")
 
 @app.on_after_finalize.connect
 def _install_schedule(sender: Celery, **kwargs: Any) -> None:
-    from django.conf import settings
+    # Imported here: Celery loads this module before Django is set up.
+    from django.conf import settings  # noqa: PLC0415
 
     interval = float(settings.DISPATCH_INTERVAL_SECONDS)
     sender.conf.beat_schedule = {
@@ -39,9 +40,10 @@ def _install_schedule(sender: Celery, **kwargs: Any) -> None:
 @signals.setup_logging.connect
 def _use_django_logging(**kwargs: Any) -> None:
     """Keep Celery from replacing our logging: Django's LOGGING (text or JSON) applies."""
-    import django
-    from django.conf import settings
-    from django.utils.log import configure_logging
+    # Imported here: Celery loads this module before Django is set up.
+    import django  # noqa: PLC0415
+    from django.conf import settings  # noqa: PLC0415
+    from django.utils.log import configure_logging  # noqa: PLC0415
 
     django.setup()
     configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
@@ -57,7 +59,8 @@ def _level(task: Any) -> int:
 
 @signals.task_prerun.connect
 def _task_started(task_id: str, task: Any, **kwargs: Any) -> None:
-    from pricewatch.core import context
+    # Imported here: Celery loads this module before Django is set up.
+    from pricewatch.core import context  # noqa: PLC0415
 
     context.task_id.set(task_id)
     _started[task_id] = time.perf_counter()
@@ -66,7 +69,8 @@ def _task_started(task_id: str, task: Any, **kwargs: Any) -> None:
 
 @signals.task_postrun.connect
 def _task_finished(task_id: str, task: Any, state: str | None = None, **kwargs: Any) -> None:
-    from pricewatch.core import context
+    # Imported here: Celery loads this module before Django is set up.
+    from pricewatch.core import context  # noqa: PLC0415
 
     duration_ms = (time.perf_counter() - _started.pop(task_id, time.perf_counter())) * 1000
     logger.log(

@@ -16,7 +16,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricewatch.settings")
-    from django.core.management import execute_from_command_line
+    # Imported here: Django is set up by execute_from_command_line, after DJANGO_SETTINGS_MODULE.
+    from django.core.management import execute_from_command_line  # noqa: PLC0415
 
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help"}:

@@ -81,7 +81,8 @@ def update_profile(
 
 def ensure_admin_from_settings() -> User | None:
     """Create or update the admin named by PRICEWATCH_ADMIN_EMAIL/PASSWORD, when both are set."""
-    from django.conf import settings
+    # Imported here: settings are read when called, so tests can override them.
+    from django.conf import settings  # noqa: PLC0415
 
     email, password = settings.PRICEWATCH_ADMIN_EMAIL, settings.PRICEWATCH_ADMIN_PASSWORD
     if not (email and password):

@@ -8,9 +8,10 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts"
 
     def ready(self) -> None:
-        from pricewatch.alerts import dispatch  # models must be loaded before the app's modules
-        from pricewatch.core import dispatchers
-        from pricewatch.pricing import events
+        # Imported here: AppConfig.ready: the app's modules need the models loaded.
+        from pricewatch.alerts import dispatch  # noqa: PLC0415
+        from pricewatch.core import dispatchers  # noqa: PLC0415
+        from pricewatch.pricing import events  # noqa: PLC0415
 
         events.subscribe(dispatch.changes_recorded)
         dispatchers.register(dispatch.dispatch_due)

@@ -8,9 +8,12 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog"
 
     def ready(self) -> None:
-        from pricewatch.catalog import (
+        # Imported here: AppConfig.ready: the app's modules need the models loaded.
+        from pricewatch.catalog import (  # noqa: PLC0415
             notifications,
         )  # models must be loaded before the app's modules
-        from pricewatch.core import dispatchers
+
+        # Imported here: AppConfig.ready: the app's modules need the models loaded.
+        from pricewatch.core import dispatchers  # noqa: PLC0415
 
         dispatchers.register(notifications.send_due_notices)

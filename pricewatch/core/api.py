@@ -64,7 +64,8 @@ class PricewatchAPI(NinjaAPI):
 def merge_allauth_spec(schema: dict[str, Any]) -> None:
     """Add allauth's headless account endpoints to our OpenAPI document, so one page shows all."""
     try:
-        from allauth.headless.spec.internal.schema import get_schema
+        # Imported here: allauth's schema module needs the URLconf loaded.
+        from allauth.headless.spec.internal.schema import get_schema  # noqa: PLC0415
     except ImportError:  # pragma: no cover - allauth is a hard dependency
         return
     try:

@@ -20,7 +20,8 @@ def describe_token_problem(token: str) -> str:
     except jwt.PyJWTError:
         return "The access token is malformed."
     try:
-        from allauth.headless.tokens.strategies.jwt import internal
+        # Imported here: allauth's internal JWT config, only when a token is refused.
+        from allauth.headless.tokens.strategies.jwt import internal  # noqa: PLC0415
 
         config = internal._get_jwt_config()
         jwt.decode(

@@ -1215,7 +1215,8 @@ class Fetcher:
 
     async def _get_browser(self) -> Browser:
         try:
-            from playwright.async_api import async_playwright
+            # Imported here: optional: only JavaScript rendering needs Playwright.
+            from playwright.async_api import async_playwright  # noqa: PLC0415
         except ImportError as exc:
             raise RenderUnavailableError(
                 "JavaScript rendering needs the playwright package and Chromium."
@@ -1252,7 +1253,8 @@ class Fetcher:
         """
         await self._check_robots(target)  # before paying for a browser start
         browser = await self._get_browser()
-        from playwright.async_api import Error as PlaywrightError
+        # Imported here: optional: only JavaScript rendering needs Playwright.
+        from playwright.async_api import Error as PlaywrightError  # noqa: PLC0415
 
         state = _RenderState()
         timeout_message = f"Rendering took longer than {self.config.total_timeout:g} s."

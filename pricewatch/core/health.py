@@ -24,7 +24,8 @@ def check_broker() -> None:
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise RuntimeError(f"broker folder {folder} is missing or not writable")
         return
-    from kombu import Connection
+    # Imported here: kombu only in scale mode, when a broker URL is set.
+    from kombu import Connection  # noqa: PLC0415
 
     with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)

@@ -37,8 +37,9 @@ def read_or_create_rsa_key(path: Path) -> str:
     """An RSA private key (PEM) for signing the API's JWTs."""
 
     def make() -> str:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
+        # Imported here: cryptography only on the first start, to make the key.
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         return key.private_bytes(

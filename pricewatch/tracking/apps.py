@@ -7,7 +7,8 @@ class TrackingConfig(AppConfig):
     verbose_name = "Price tracking"
 
     def ready(self) -> None:
-        from pricewatch.core import dispatchers  # models must be loaded before the app's modules
-        from pricewatch.tracking import dispatch
+        # Imported here: AppConfig.ready: the app's modules need the models loaded.
+        from pricewatch.core import dispatchers  # noqa: PLC0415
+        from pricewatch.tracking import dispatch  # noqa: PLC0415
 
         dispatchers.register(dispatch.dispatch_due)

@@ -660,7 +660,8 @@ def _not_found_json() -> tuple[int, list[Any], bytes]:
 
 
 def _server(app: DemoShop, **options: Any) -> Any:
-    import uvicorn
+    # Imported here: uvicorn only when the shop is served.
+    import uvicorn  # noqa: PLC0415
 
     config = uvicorn.Config(
         app,

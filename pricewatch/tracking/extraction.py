@@ -590,7 +590,8 @@ def _rule_texts(data: bytes, selector: str, tree: LexborHTMLParser | None) -> li
 
 def _select(data: bytes, selector: str, tree: LexborHTMLParser | None) -> list[str]:
     if selector.startswith(("/", "(", "./")):
-        from lxml import html as lxml_html  # lazy: only pages with XPath rules pay for lxml
+        # Imported here: lxml only for pages with XPath rules.
+        from lxml import html as lxml_html  # noqa: PLC0415
 
         parser = lxml_html.HTMLParser(encoding="utf-8")  # the bytes are UTF-8 by now
         doc = lxml_html.fromstring(data or b"<html></html>", parser=parser)

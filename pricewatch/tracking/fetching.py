@@ -123,7 +123,8 @@ class _FetcherSlot:
 def _new_loop() -> asyncio.AbstractEventLoop:
     # uvloop (installed with uvicorn) roughly halves the event loop's share of a check's CPU.
     try:
-        import uvloop
+        # Imported here: optional accelerator.
+        import uvloop  # noqa: PLC0415
     except ImportError:  # pragma: no cover - uvloop is in requirements.txt
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()

@@ -25,7 +25,8 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, host: str, port: int, workers: int, migrate: bool, **options: Any
     ) -> None:
-        import uvicorn
+        # Imported here: uvicorn only for the web command.
+        import uvicorn  # noqa: PLC0415
 
         if migrate:
             call_command("migrate", interactive=False, verbosity=0)
