@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 STATUS_CODES: dict[int, str] = {
     400: "bad_request",
@@ -66,6 +70,14 @@ class DomainError(Exception):
 class Conflict(DomainError):
     status = 409
     code = "conflict"
+
+
+def first_or_404(query: QuerySet[ModelT], pk: int, *, noun: str) -> ModelT:
+    """The row of `query` with this id, or a 404 naming what was looked for."""
+    found = query.filter(pk=pk).first()
+    if found is None:
+        raise DomainError(f"No {noun} with id {pk}.", code="not_found", status=404)
+    return found
 
 
 class TemporaryFailure(Exception):

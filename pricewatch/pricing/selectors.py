@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
-from pricewatch.core.errors import DomainError
+from pricewatch.core.errors import DomainError, first_or_404
 from pricewatch.pricing.models import Availability, Offer, PriceDay, PricePoint
 
 PUBLIC_KINDS = (Offer.Kind.CATALOG, Offer.Kind.SERVICE)
@@ -40,10 +40,7 @@ def readable_offers(user: Any) -> QuerySet[Offer]:
 
 
 def get_readable_offer(user: Any, offer_id: int) -> Offer:
-    offer = readable_offers(user).filter(pk=offer_id).first()
-    if offer is None:
-        raise DomainError(f"No offer with id {offer_id}.", code="not_found", status=404)
-    return offer
+    return first_or_404(readable_offers(user), offer_id, noun="offer")
 
 
 def offers_below_first(
@@ -79,21 +76,21 @@ class History:
         return len(self.columns.get("t", []))
 
 
-def _as_start(value: date | datetime | None, fallback: datetime) -> datetime:
+def _as_instant(value: date | datetime | None, fallback: datetime, *, at: time) -> datetime:
+    """A bound of a range: naive times are UTC; a date alone means `at` on that day."""
     if value is None:
         return fallback
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.combine(value, time.min, tzinfo=UTC)
+    return datetime.combine(value, at, tzinfo=UTC)
+
+
+def _as_start(value: date | datetime | None, fallback: datetime) -> datetime:
+    return _as_instant(value, fallback, at=time.min)
 
 
 def _as_end(value: date | datetime | None, fallback: datetime) -> datetime:
-    if value is None:
-        return fallback
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    # A date as the end means the whole of that day.
-    return datetime.combine(value, time.max, tzinfo=UTC)
+    return _as_instant(value, fallback, at=time.max)  # a date as the end: the whole day
 
 
 def history_range(

@@ -75,18 +75,20 @@ def _key(
     return (kind, tuple(times or ()), tuple(weekdays or ()), zone or owner_zone or "UTC", interval)
 
 
+def _watchlist_key(watchlist: Watchlist) -> ScheduleKey:
+    return _key(
+        watchlist.schedule_kind,
+        watchlist.times,
+        watchlist.weekdays,
+        watchlist.time_zone,
+        watchlist.owner.time_zone,
+        watchlist.interval_minutes,
+    )
+
+
 def watchlist_schedule(watchlist: Watchlist) -> schedules.Schedule:
     """A watchlist's schedule; its zone is the owner's unless the list names one."""
-    return build_schedule(
-        _key(
-            watchlist.schedule_kind,
-            watchlist.times,
-            watchlist.weekdays,
-            watchlist.time_zone,
-            watchlist.owner.time_zone,
-            watchlist.interval_minutes,
-        )
-    )
+    return build_schedule(_watchlist_key(watchlist))
 
 
 def _next_after(key: ScheduleKey, after: datetime, pk: int | None = None) -> datetime:
@@ -100,15 +102,7 @@ def _next_after(key: ScheduleKey, after: datetime, pk: int | None = None) -> dat
 
 
 def next_due(watchlist: Watchlist, after: datetime) -> datetime:
-    key = _key(
-        watchlist.schedule_kind,
-        watchlist.times,
-        watchlist.weekdays,
-        watchlist.time_zone,
-        watchlist.owner.time_zone,
-        watchlist.interval_minutes,
-    )
-    return _next_after(key, after, watchlist.pk)
+    return _next_after(_watchlist_key(watchlist), after, watchlist.pk)
 
 
 def claim_due_watchlists(now: datetime, *, limit: int = MAX_LISTS_PER_TICK) -> list[int]:

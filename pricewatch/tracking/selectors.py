@@ -12,7 +12,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Lower
 
 from pricewatch.accounts.models import User
-from pricewatch.core.errors import DomainError
+from pricewatch.core.errors import DomainError, first_or_404
 from pricewatch.pricing.models import Offer
 from pricewatch.tracking.models import Check, Page, WatchItem, Watchlist
 
@@ -39,10 +39,7 @@ def watchlists_for(user: User) -> QuerySet[Watchlist]:
 
 
 def get_watchlist(user: User, watchlist_id: int) -> Watchlist:
-    watchlist = watchlists_for(user).filter(pk=watchlist_id).first()
-    if watchlist is None:
-        raise DomainError(f"No watchlist with id {watchlist_id}.", code="not_found", status=404)
-    return watchlist
+    return first_or_404(watchlists_for(user), watchlist_id, noun="watchlist")
 
 
 def items_for(
@@ -87,14 +84,10 @@ def items_for(
 
 
 def get_item(user: User, item_id: int) -> WatchItem:
-    item = (
-        WatchItem.objects.filter(watchlist__owner=user, pk=item_id)
-        .select_related("watchlist", "offer", "offer__page", "offer__product")
-        .first()
+    items = WatchItem.objects.filter(watchlist__owner=user).select_related(
+        "watchlist", "offer", "offer__page", "offer__product"
     )
-    if item is None:
-        raise DomainError(f"No watch item with id {item_id}.", code="not_found", status=404)
-    return item
+    return first_or_404(items, item_id, noun="watch item")
 
 
 def watches_offer(user: User, offer_id: int) -> bool:
