@@ -10,9 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from pricewatch.alerts import links
 from pricewatch.alerts.models import AlertRule, Notification
+from pricewatch.core import money
 
 HEADLINES: dict[str, str] = {
     AlertRule.Kind.DROP_FROM_FIRST: "{percent} % below its first price",
@@ -23,11 +25,12 @@ HEADLINES: dict[str, str] = {
 }
 
 
-def money(value: Decimal | None, currency: str = "") -> str:
+def money_text(value: Decimal | None, currency: str = "") -> str:
+    """A price as the mail shows it ("€65.00"), in the site's language; "-" when unknown."""
     if value is None:
         return "-"
-    amount = value.quantize(Decimal("0.01"))
-    return f"{amount} {currency}".strip()
+    locale = translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE)
+    return money.format_money(value, currency, locale=locale)
 
 
 def alert_context(notification: Notification) -> dict[str, Any]:
@@ -45,9 +48,9 @@ def alert_context(notification: Notification) -> dict[str, Any]:
         "headline": headline,
         "image_url": offer.image_url,
         "shop_url": offer.url or "",
-        "old_price": money(notification.old_price, notification.currency),
-        "new_price": money(notification.new_price, notification.currency),
-        "reference_price": money(notification.reference_price, notification.currency),
+        "old_price": money_text(notification.old_price, notification.currency),
+        "new_price": money_text(notification.new_price, notification.currency),
+        "reference_price": money_text(notification.reference_price, notification.currency),
         "reference_label": _reference_label(notification.kind),
         "change_percent": change_percent,
         "percent": _plain(notification.percent),

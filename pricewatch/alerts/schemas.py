@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import Field, PlainSerializer
 
 from pricewatch.alerts.models import Channel, Notification
+from pricewatch.core import money
 from pricewatch.core.api import StrictSchema
 
 RuleKind = Literal[
@@ -16,6 +17,8 @@ RuleKind = Literal[
 RuleScope = Literal["item", "watchlist", "all"]
 ChannelKind = Literal["email", "apprise"]
 Money = Decimal
+# Out: the API's money string ("49.90"), the same as every other endpoint's.
+MoneyOut = Annotated[Decimal, PlainSerializer(money.decimal_text, return_type=str)]
 
 
 class AlertRuleIn(StrictSchema):
@@ -59,7 +62,7 @@ class AlertRuleOut(Schema):
     item_id: int | None
     watchlist_id: int | None
     percent: Decimal | None
-    target_price: Money | None
+    target_price: MoneyOut | None
     days: int | None
     cooldown_minutes: int | None
     enabled: bool
@@ -120,9 +123,9 @@ class NotificationOut(Schema):
     offer_id: int
     item_id: int | None
     title: str
-    old_price: Money | None
-    new_price: Money | None
-    reference_price: Money | None
+    old_price: MoneyOut | None
+    new_price: MoneyOut | None
+    reference_price: MoneyOut | None
     currency: str
     percent: Decimal | None
     availability: str

@@ -12,8 +12,9 @@ from typing import Any
 
 from ninja import Schema
 
+from pricewatch.core import money
 from pricewatch.pricing.models import Offer
-from pricewatch.pricing.selectors import History, money
+from pricewatch.pricing.selectors import History
 
 
 class PriceAtOut(Schema):
@@ -52,6 +53,10 @@ def change_percent(offer: Offer) -> str | None:
     return str((change * 100).quantize(Decimal("0.1")))
 
 
+def _price_at(price: Decimal | None, at: datetime | None) -> dict[str, Any]:
+    return {"price": money.decimal_text(price), "at": at}
+
+
 def offer_payload(offer: Offer) -> dict[str, Any]:
     return {
         "id": offer.pk,
@@ -60,13 +65,13 @@ def offer_payload(offer: Offer) -> dict[str, Any]:
         "url": offer.url,
         "image_url": offer.image_url,
         "shop": offer.shop,
-        "price": money(offer.price),
-        "regular_price": money(offer.regular_price),
+        "price": money.decimal_text(offer.price),
+        "regular_price": money.decimal_text(offer.regular_price),
         "currency": offer.currency,
         "availability": offer.availability,
-        "first": {"price": money(offer.first_price), "at": offer.first_observed_at},
-        "lowest": {"price": money(offer.lowest_price), "at": offer.lowest_observed_at},
-        "highest": {"price": money(offer.highest_price), "at": offer.highest_observed_at},
+        "first": _price_at(offer.first_price, offer.first_observed_at),
+        "lowest": _price_at(offer.lowest_price, offer.lowest_observed_at),
+        "highest": _price_at(offer.highest_price, offer.highest_observed_at),
         "change_since_first_percent": change_percent(offer),
         "last_observed_at": offer.last_observed_at,
         "last_changed_at": offer.last_changed_at,

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
+from pricewatch.core import money
 from pricewatch.core.errors import DomainError, first_or_404
 from pricewatch.pricing.models import Availability, Offer, PriceDay, PricePoint
 
@@ -114,29 +115,6 @@ def history_range(
     return start_at, end_at
 
 
-def money(value: Decimal | None) -> str | None:
-    """A price as a short decimal string: "12.5" -> "12.50", "12.3400" -> "12.34"."""
-    if value is None:
-        return None
-    text = format(value, "f")
-    if "." not in text:
-        return f"{text}.00"
-    whole, fraction = text.split(".", 1)
-    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
-
-
-def money_text(text: str | None) -> str | None:
-    """`money` for a price the database rendered as text ("12.5000", "12.5", "12")."""
-    if text is None:
-        return None
-    if "e" in text or "E" in text:  # a float in exponent form (SQLite, tiny prices)
-        return money(Decimal(text))
-    if "." not in text:
-        return f"{text}.00"
-    whole, fraction = text.split(".", 1)
-    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
-
-
 def daily_history(offer: Offer, start: datetime, end: datetime) -> History:
     """One row per UTC day from the roll-up: low, high and close (the day's last price).
 
@@ -165,9 +143,9 @@ def daily_history(offer: Offer, start: datetime, end: datetime) -> History:
         rows = cursor.fetchall()
     columns: dict[str, list[Any]] = {
         "t": [row[0][:10] for row in rows],
-        "low": [money_text(row[1]) for row in rows],
-        "high": [money_text(row[2]) for row in rows],
-        "close": [money_text(row[3]) for row in rows],
+        "low": [money.decimal_text_of_string(row[1]) for row in rows],
+        "high": [money.decimal_text_of_string(row[2]) for row in rows],
+        "close": [money.decimal_text_of_string(row[3]) for row in rows],
     }
     currency = _add_if_mixed(columns, "currency", [row[4] for row in rows])
     _add_if_mixed(columns, "availability", [row[5] for row in rows])
@@ -197,7 +175,7 @@ def raw_history(offer: Offer, start: datetime, end: datetime) -> History:
     currencies: list[str] = []
     for observed_at, price, currency, available in rows:
         columns["t"].append(observed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"))
-        columns["price"].append(money(price))
+        columns["price"].append(money.decimal_text(price))
         columns["availability"].append(available)
         currencies.append(currency)
     # Points without a price often carry no currency; they do not make the series mixed.

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from django.db import transaction
 from django.utils import timezone
 
-from pricewatch.core import bulk
+from pricewatch.core import bulk, money
 from pricewatch.core.errors import DomainError
 from pricewatch.pricing import events
 from pricewatch.pricing.models import Availability, Offer, PriceChange, PriceDay, PricePoint
@@ -75,11 +75,8 @@ def validate_observation(observation: Observation) -> None:
         if value > MAX_PRICE:
             raise DomainError(f"{name} is too large.", code="invalid_price")
     currency = observation.currency
-    if currency and (len(currency) != 3 or not currency.isalpha() or not currency.isupper()):
-        raise DomainError(
-            f"currency must be an ISO 4217 code such as 'EUR', not '{currency}'.",
-            code="invalid_currency",
-        )
+    if currency:
+        money.check_currency(currency)
     if observation.price is not None and not currency:
         raise DomainError("A price needs a currency.", code="invalid_currency")
     if observation.availability not in _AVAILABILITIES:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from price_parser import Price
 
+from pricewatch.core import money
+
 # Prices at or above this are phone numbers, SKUs or IDs that leaked into a candidate.
 MAX_PRICE = Decimal("100000000")
 
@@ -271,23 +273,9 @@ def parse_price_text(text: str, decimal_hint: str = ".") -> tuple[Decimal | None
 # Currency
 # ---------------------------------------------------------------------------------------------
 
-ISO_CURRENCIES = frozenset({
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
-    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
-    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
-    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
-    "GYD", "HKD", "HNL", "HRK", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD",
-    "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP",
-    "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR",
-    "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB",
-    "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD",
-    "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SYP", "SZL", "THB",
-    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS",
-    "VES", "VND", "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW",
-})  # fmt: skip
 # Codes that shops still use but ISO retired or never had.
 _LEGACY_CODES = {"RUR": "RUB", "NIS": "ILS", "NTD": "TWD", "RMB": "CNY", "YTL": "TRY"}
-_ISO_OR_LEGACY = ISO_CURRENCIES | frozenset(_LEGACY_CODES)
+_ISO_OR_LEGACY = money.CURRENCIES | frozenset(_LEGACY_CODES)
 
 # Unambiguous marks, lower-cased.
 _SYMBOLS = {
@@ -297,14 +285,16 @@ _SYMBOLS = {
     "₹": "INR", "rs.": "INR", "rs": "INR", "₽": "RUB", "руб": "RUB", "руб.": "RUB",
     "р.": "RUB", "₴": "UAH", "грн": "UAH", "грн.": "UAH", "zł": "PLN", "zl": "PLN",
     "kč": "CZK", "kc": "CZK", "ft": "HUF", "lei": "RON", "лв": "BGN", "лв.": "BGN",
-    "kn": "HRK", "₺": "TRY", "tl": "TRY", "₪": "ILS", 'ש"ח': "ILS", "ש״ח": "ILS",
+    "₺": "TRY", "tl": "TRY", "₪": "ILS", 'ש"ח': "ILS", "ש״ח": "ILS",
     "₩": "KRW", "원": "KRW", "円": "JPY", "￥": "JPY", "₫": "VND", "đ": "VND", "฿": "THB",
     "บาท": "THB", "₱": "PHP", "rm": "MYR", "rp": "IDR", "₦": "NGN", "chf": "CHF",
     "fr.": "CHF", "sfr.": "CHF", "din.": "RSD", "дин.": "RSD", "₸": "KZT", "₼": "AZN",
     "₾": "GEL", "د.إ": "AED", "ر.س": "SAR", "﷼": "SAR", "₡": "CRC", "₲": "PYG",
 }  # fmt: skip
 # Every mark the tokeniser recognises (lower-cased); ambiguous ones are resolved by locale.
-_MARKS = frozenset({*_SYMBOLS, "$", "¥", "元", "kr", "kr.", ":-"})
+# "kn" (the Croatian kuna, retired in 2023) is still read as a mark but names no currency a price
+# can be recorded in: beside a euro price, the euro price wins.
+_MARKS = frozenset({*_SYMBOLS, "$", "¥", "元", "kr", "kr.", ":-", "kn"})
 _MAX_MARK = max(len(m) for m in _MARKS)
 _BLANKS = " \u00a0\u202f\u2009\t\n\r"
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -388,7 +378,7 @@ def normalize_currency(raw: str | None, locale: Locale | None = None) -> str | N
         return None
     text = raw.strip()
     upper = text.upper()
-    if upper in ISO_CURRENCIES:
+    if money.is_currency(upper):
         return upper
     if upper in _LEGACY_CODES:
         return _LEGACY_CODES[upper]

@@ -9,9 +9,9 @@ from typing import Any
 from ninja import Schema
 from pydantic import Field, model_validator
 
+from pricewatch.core import money
 from pricewatch.core.api import StrictSchema
 from pricewatch.pricing.schemas import change_percent
-from pricewatch.pricing.selectors import money
 from pricewatch.tracking.models import Check, WatchItem, Watchlist
 
 
@@ -211,16 +211,16 @@ def item_payload(item: WatchItem) -> dict[str, Any]:
         "image_url": offer.image_url,
         "url": offer.url,
         "shop": offer.shop,
-        "price": money(offer.price),
+        "price": money.decimal_text(offer.price),
         "currency": offer.currency,
         "availability": offer.availability,
-        "first_price": money(offer.first_price),
-        "lowest_price": money(offer.lowest_price),
-        "highest_price": money(offer.highest_price),
+        "first_price": money.decimal_text(offer.first_price),
+        "lowest_price": money.decimal_text(offer.lowest_price),
+        "highest_price": money.decimal_text(offer.highest_price),
         "change_since_first_percent": change_percent(offer),
         "last_observed_at": offer.last_observed_at,
         "last_check": last_check,
-        "target_price": money(item.target_price),
+        "target_price": money.decimal_text(item.target_price),
         "target_reached": (
             item.target_price is not None
             and offer.price is not None
@@ -245,7 +245,7 @@ def check_payload(check: Check) -> dict[str, Any]:
         "attempts": check.attempts,
         "method": check.method,
         "confidence": check.confidence,
-        "price": money(check.price),
+        "price": money.decimal_text(check.price),
         "currency": check.currency,
         "availability": check.availability,
     }

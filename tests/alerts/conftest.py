@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
+from email.header import decode_header, make_header
 from email.message import Message
 from typing import Any
 
@@ -138,6 +139,11 @@ def refusing_smtp(mail_to: Callable[[SMTPServer | int], None]) -> Iterator[Calla
     yield start
     for controller in controllers:
         controller.stop()
+
+
+def subject(message: Message) -> str:
+    """The decoded subject (a price such as "\u20ac65.00" makes it an encoded header)."""
+    return str(make_header(decode_header(message["Subject"])))
 
 
 def parts(message: Message) -> dict[str, str]:

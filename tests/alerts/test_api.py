@@ -248,8 +248,8 @@ def test_notifications_list_resend_and_query_count(
     item = body["items"][0]
     assert item["status"] == "failed" and "550" in item["last_error"]
     assert (item["old_price"], item["new_price"], item["percent"]) == (
-        "100.0000",
-        "50.0000",
+        "100.00",
+        "50.00",
         "50.00",
     )
     assert item["title"].startswith("Thing")
@@ -327,5 +327,5 @@ def test_an_alert_reaches_an_apprise_webhook_channel(
 
     [body] = bodies
     assert b"Kettle 35.5 % below its first price" in body
-    assert b"100.00 EUR \\u2192 64.50 EUR (-35.5 %)" in body
+    assert b"\\u20ac100.00 \\u2192 \\u20ac64.50 (-35.5 %)" in body
     assert Notification.objects.get(channel__kind="apprise").status == "sent"

@@ -27,6 +27,7 @@ from pricewatch.accounts.models import User
 from pricewatch.alerts import selectors as alert_selectors
 from pricewatch.alerts import services as alert_services
 from pricewatch.alerts.models import AlertRule
+from pricewatch.core import money
 from pricewatch.core.errors import DomainError
 from pricewatch.pricing import selectors as pricing_selectors
 from pricewatch.pricing.models import Offer
@@ -528,7 +529,7 @@ def chart_data(offers: list[Offer], range_name: str, now: datetime) -> dict[str,
             by_time[stamp][index] = value
         if history.count and offer.price is not None:
             # The line runs up to now at the current price (one day of history is a line too).
-            by_time[int(now.timestamp())][index] = pricing_selectors.money(offer.price)
+            by_time[int(now.timestamp())][index] = money.decimal_text(offer.price)
     times = sorted(by_time)
     first = offers[0] if offers else None
     return {
@@ -541,9 +542,9 @@ def chart_data(offers: list[Offer], range_name: str, now: datetime) -> dict[str,
             }
             for index, offer in enumerate(offers)
         ],
-        "first": pricing_selectors.money(first.first_price) if first else None,
-        "lowest": pricing_selectors.money(first.lowest_price) if first else None,
-        "highest": pricing_selectors.money(first.highest_price) if first else None,
+        "first": money.decimal_text(first.first_price) if first else None,
+        "lowest": money.decimal_text(first.lowest_price) if first else None,
+        "highest": money.decimal_text(first.highest_price) if first else None,
     }
 
 

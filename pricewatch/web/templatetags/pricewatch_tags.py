@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.conf import settings
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+
+from pricewatch.core import money
 
 register = template.Library()
 
 DASH = "\u2013"
 MINUS = "\u2212"
-SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "INR": "₹"}
 
 
-@register.filter
-def money(value: Decimal | None, currency: str = "") -> str:
-    """12.5, "EUR" -> "\u20ac12.50"; None -> a dash. Keeps a third decimal only when there."""
+@register.filter(name="money")
+def price_text(value: Decimal | None, currency: str = "") -> str:
+    """12.5, "EUR" -> "\u20ac12.50" in the active language; None -> a dash."""
     if value is None:
         return DASH
-    places = Decimal("0.001") if value != value.quantize(Decimal("0.01")) else Decimal("0.01")
-    amount = f"{value.quantize(places, rounding=ROUND_HALF_UP):,}"
-    symbol = SYMBOLS.get(currency or "")
-    if symbol:
-        return f"{symbol}{amount}"
-    return f"{amount} {currency}".strip()
+    locale = translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE)
+    return money.format_money(value, currency or "", locale=locale)
 
 
 @register.simple_tag
@@ -108,7 +107,7 @@ def rule_text(rule: Any) -> str:
         if rule.target_price is None:
             return "At or below the item's target price"
         currency = rule.item.offer.currency if rule.item_id else ""
-        return f"At or below {money(rule.target_price, currency)}"
+        return f"At or below {price_text(rule.target_price, currency)}"
     if kind == "lowest_in_days":
         return f"Lowest price in {rule.days} days"
     if kind == "back_in_stock":

@@ -5,6 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from pricewatch.core import money
+from pricewatch.core.errors import DomainError
 from pricewatch.tracking import demo_shop
 
 
@@ -55,9 +57,10 @@ class Command(BaseCommand):
             raise CommandError("--products must be between 1 and 100000")
         if latency_ms < 0 or drift_seconds < 0:
             raise CommandError("--latency-ms and --drift-seconds must not be negative")
-        currency = currency.upper()
-        if len(currency) != 3 or not currency.isalpha():
-            raise CommandError("--currency must be a three-letter code such as EUR")
+        try:
+            currency = money.parse_currency(currency)
+        except DomainError as exc:
+            raise CommandError(f"--currency: {exc}") from exc
         catalog = demo_shop.Catalog(
             products=products, seed=seed, currency=currency, drift_seconds=drift_seconds
         )
