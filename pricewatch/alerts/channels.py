@@ -1,8 +1,8 @@
 """Transports: e-mail over one SMTP connection per batch, and Apprise URLs.
 
-Every send either returns or raises `TemporaryFailure` (a later retry may help: the server is
-down, slow, or answered 4xx) or `PermanentFailure` (it will not: the address was rejected with
-5xx). The message of either is what the user sees on the notification.
+Every send either returns or raises `TemporaryFailure` (a later retry may help) or
+`PermanentFailure` (it will not), as `core.mail.classify_mail_error` decides for e-mail. The
+message of either is what the user sees on the notification.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.validators import validate_email
 
-from pricewatch.core import fetch
+from pricewatch.core import fetch, mail
 from pricewatch.core.errors import DomainError, PermanentFailure, TemporaryFailure
 
 logger = logging.getLogger(__name__)
@@ -125,37 +125,6 @@ def _redact(message: str, url: str) -> str:
     return message.replace(url, url.split("://", 1)[0] + "://…")
 
 
-def classify_smtp_error(exc: BaseException) -> TemporaryFailure | PermanentFailure:
-    """Turn what smtplib / the socket raised into a failure that says whether to retry."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        answers = list(exc.recipients.values())
-        code, text = answers[0] if answers else (0, b"")
-        message = f"The mail server refused the recipient: {code} {_decode(text)}".strip()
-        return PermanentFailure(message) if code >= 500 else TemporaryFailure(message)
-    if isinstance(exc, smtplib.SMTPDataError):
-        message = f"The mail server refused the message: {exc.smtp_code} {_decode(exc.smtp_error)}"
-        return PermanentFailure(message) if exc.smtp_code >= 500 else TemporaryFailure(message)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        # Connection, HELO, login or sender refused: our server's configuration, which an
-        # operator can fix; worth retrying (and failing after the last attempt).
-        return TemporaryFailure(
-            f"The mail server answered {exc.smtp_code} {_decode(exc.smtp_error)}".strip()
-        )
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return TemporaryFailure(f"The mail server closed the connection: {exc}")
-    if isinstance(exc, TimeoutError):
-        return TemporaryFailure("The mail server did not answer in time.")
-    if isinstance(exc, ConnectionRefusedError):
-        return TemporaryFailure("The mail server refused the connection (is it running?).")
-    if isinstance(exc, OSError):
-        return TemporaryFailure(f"Could not reach the mail server: {exc}")
-    return TemporaryFailure(f"{type(exc).__name__}: {exc}")
-
-
-def _decode(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
 class MailSession:
     """One SMTP connection for a batch of messages.
 
@@ -197,10 +166,10 @@ class MailSession:
             self.connection.send_messages([message])
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
             # smtplib reset the transaction; the connection is still good for the next one.
-            raise classify_smtp_error(exc) from exc
+            raise mail.classify_mail_error(exc) from exc
         except Exception as exc:
             self.close()
-            failure = classify_smtp_error(exc)
+            failure = mail.classify_mail_error(exc)
             if isinstance(failure, TemporaryFailure):
                 self.broken = failure
             raise failure from exc

@@ -1,43 +1,29 @@
-"""Deliver notifications exactly once: the database is the queue.
+"""Deliver alert notifications: the database is the queue, claimed through `core.delivery`.
 
-A notification is claimed with one conditional UPDATE (queued → sending, stamped with a claim
-token), so two workers, a retry and a duplicate task never take the same row. Each message is
-marked sent right after the server accepted it. Temporary failures go back to `queued` with a
-later `due_at` (exponential backoff with jitter, kept in the row so it survives restarts);
-permanent ones fail at once with the server's answer.
-
-The crash window: a worker that dies after the SMTP server accepted a message but before the row
-says "sent" leaves the row in `sending`. When its lease runs out, the row is marked failed with
-an "interrupted" error instead of being sent again: we prefer a rare visible "may not have been
-delivered — resend?" to a duplicate alert (at most once, and the user can resend).
+The crash window is that of `core.delivery`: a row left in `sending` by a worker that died is
+failed as interrupted when its lease runs out, never sent twice (the user can resend it).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from pricewatch.alerts import channels, content, timing
 from pricewatch.alerts.models import Channel, Notification
+from pricewatch.core import delivery as core_delivery
 from pricewatch.core.errors import PermanentFailure, TemporaryFailure
 
 logger = logging.getLogger(__name__)
 
 BATCH = 100
-LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
-INTERRUPTED = (
-    "Delivery was interrupted (the worker stopped) after the message may already have been "
-    "handed to the server. Not retried automatically, to avoid a duplicate: resend it if it "
-    "did not arrive."
-)
 
 
 @dataclass(slots=True)
@@ -61,24 +47,10 @@ def due(now: datetime | None = None) -> QuerySet[Notification]:
 
 def claim(ids: Iterable[int], *, now: datetime | None = None) -> tuple[str, list[Notification]]:
     """Take the rows among `ids` that are still queued and due; return them with the claim."""
-    now = now or timezone.now()
-    token = uuid.uuid4().hex
-    wanted = list(ids)
-    if not wanted:
-        return token, []
-    due(now).filter(id__in=wanted).update(
-        status=Notification.Status.SENDING,
-        claim=token,
-        lease_until=now + LEASE,
-        attempts=F("attempts") + 1,
-        updated_at=now,
-    )
-    rows = list(
-        Notification.objects.filter(claim=token, status=Notification.Status.SENDING)
-        .select_related("owner", "channel", "rule", "offer")
-        .order_by("id")
-    )
-    return token, rows
+    rows = Notification.objects.filter(id__in=list(ids))
+    token = core_delivery.claim(rows, now=now)
+    claimed = core_delivery.claimed(rows, token).select_related("owner", "channel", "rule", "offer")
+    return token, list(claimed.order_by("id"))
 
 
 def deliver_due(*, max_batches: int = 50) -> Outcome:
@@ -115,14 +87,7 @@ class SentMarks:
     def flush(self) -> None:
         if not self.ids:
             return
-        now = timezone.now()
-        Notification.objects.filter(id__in=self.ids, claim=self.token).update(
-            status=Notification.Status.SENT,
-            sent_at=now,
-            last_error="",
-            lease_until=None,
-            updated_at=now,
-        )
+        core_delivery.finish(Notification.objects.filter(id__in=self.ids), self.token)
         self.ids = []
 
 
@@ -221,13 +186,8 @@ def _muted_reason(notification: Notification) -> str:
 
 
 def _finish(notification: Notification, token: str, *, status: str, error: str = "") -> None:
-    now = timezone.now()
-    Notification.objects.filter(id=notification.pk, claim=token).update(
-        status=status,
-        sent_at=now if status == Notification.Status.SENT else None,
-        last_error=error,
-        lease_until=None,
-        updated_at=now,
+    core_delivery.finish(
+        Notification.objects.filter(id=notification.pk), token, status=status, error=error
     )
 
 
@@ -237,20 +197,17 @@ def _failed(
     now = timezone.now()
     outcome = Outcome()
     for notification in notifications:
-        final = isinstance(exc, PermanentFailure) or notification.attempts >= MAX_ATTEMPTS
-        update = {
-            "last_error": str(exc)[:2000],
-            "lease_until": None,
-            "updated_at": now,
-        }
+        final = core_delivery.release(
+            Notification.objects.filter(id=notification.pk),
+            token,
+            exc,
+            final=notification.attempts >= MAX_ATTEMPTS,
+            retry_at=now + timing.retry_delay(notification.attempts),
+        )
         if final:
-            update["status"] = Notification.Status.FAILED
             outcome.failed += 1
         else:
-            update["status"] = Notification.Status.QUEUED
-            update["due_at"] = now + timing.retry_delay(notification.attempts)
             outcome.retrying += 1
-        Notification.objects.filter(id=notification.pk, claim=token).update(**update)
         logger.warning(
             "notification %s attempt %s %s: %s",
             notification.pk,
@@ -263,7 +220,4 @@ def _failed(
 
 def expire_interrupted(now: datetime | None = None) -> int:
     """Rows left in `sending` by a worker that died: failed, not resent (see the module doc)."""
-    now = now or timezone.now()
-    return Notification.objects.filter(
-        status=Notification.Status.SENDING, lease_until__lt=now
-    ).update(status=Notification.Status.FAILED, last_error=INTERRUPTED, lease_until=None)
+    return core_delivery.expire_interrupted(Notification.objects.all(), now=now)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pricewatch.alerts import delivery, evaluation, tasks
 
 
-def changes_recorded(change_ids: list[int]) -> None:
+def changes_recorded(change_ids: Sequence[int]) -> None:
     """Called after commit with new PriceChange ids: evaluate them in the worker.
 
     The ids are only a nudge; the task reads everything past the cursor, so changes whose

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from pricewatch.core.models import Deliverable
 from pricewatch.pricing.models import MoneyField
 
 
@@ -171,8 +172,8 @@ class RuleState(models.Model):
         return f"rule {self.rule_id} offer {self.offer_id}: {'on' if self.active else 'off'}"
 
 
-class Notification(models.Model):
-    """One alert for one channel, and its delivery: every attempt counts here."""
+class Notification(Deliverable):
+    """One alert for one channel, and its delivery (claimed and settled by `core.delivery`)."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -219,16 +220,10 @@ class Notification(models.Model):
     )
     availability = models.CharField(max_length=16, blank=True)
 
+    # The delivery statuses, and muted: not sent because the rule or channel was turned off.
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     digest = models.BooleanField(default=False, help_text="Waits for the daily digest mail.")
-    due_at = models.DateTimeField(help_text="Not sent before this (quiet hours, digest, backoff).")
-    lease_until = models.DateTimeField(null=True, blank=True)
-    claim = models.CharField(max_length=32, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [

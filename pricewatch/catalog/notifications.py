@@ -1,40 +1,33 @@
-"""Batched mail to the admins about products created, changed or deleted through the API.
+"""Batched mail to the admins about products edited through the API, and the import mail.
 
-Every edit leaves a ProductNotice in its own transaction (catalog.services). The dispatcher
-(`send_due_notices`, every few seconds) gathers the pending notices into one NoticeBatch when
-the oldest has waited CATALOG_NOTICE_BATCH_SECONDS, or when the edits stopped for
-CATALOG_NOTICE_QUIET_SECONDS (a burst is over), and queues one mail for it. Claiming is a
-conditional UPDATE (only rows without a batch), so two dispatchers never batch the same notice;
-sending holds a short lock on the batch and marks it sent only after the SMTP server accepted
-the message, so two workers never send the same batch. A batch whose task was lost is queued
-again after NOTICE_REQUEUE_SECONDS.
+Edits leave ProductNotices; the dispatcher gathers the due ones into one NoticeBatch with a
+conditional UPDATE and queues its mail. Both mails are sent at most once through
+`core.delivery`, keyed by the batch or the import job.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import socket
 from datetime import timedelta
 from typing import Any, Final
 
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from pricewatch.accounts.models import User
-from pricewatch.catalog.models import NoticeBatch, ProductNotice
+from pricewatch.catalog import imports
+from pricewatch.catalog.models import ImportJob, NoticeBatch, ProductNotice
+from pricewatch.core import delivery as core_delivery
 from pricewatch.core.errors import PermanentFailure, TemporaryFailure
 from pricewatch.core.mail import send_templated_mail
+from pricewatch.core.models import DeliveryStatus
 from pricewatch.core.tasks import ExternalTask
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE: Final = "catalog/email/product_notices"
-# How long one worker may hold a batch while talking to the SMTP server.
-SEND_LOCK_SECONDS: Final = 300
 # A pending batch not sent this long after its task was queued lost that task: queue it again.
 # Longer than the whole retry schedule of ExternalTask (at most about 20 minutes).
 NOTICE_REQUEUE_SECONDS: Final = 1800
@@ -96,7 +89,7 @@ def requeue_lost_batches() -> int:
     requeued = 0
     candidates = NoticeBatch.objects.filter(
         status=NoticeBatch.Status.PENDING, enqueued_at__lt=stale
-    ).filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+    )
     for batch_id in candidates.values_list("pk", flat=True)[:100]:
         taken = NoticeBatch.objects.filter(
             pk=batch_id, status=NoticeBatch.Status.PENDING, enqueued_at__lt=stale
@@ -111,33 +104,6 @@ def send_due_notices() -> dict[str, Any]:
     """The dispatcher: batch due notices, and revive batches that lost their task."""
     batch = claim_due_notices()
     return {"batched": batch.pk if batch else None, "requeued": requeue_lost_batches()}
-
-
-def classify_smtp_error(error: BaseException) -> type[Exception]:
-    """TemporaryFailure when a later retry may succeed (4xx, network trouble), else permanent."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return (
-            TemporaryFailure if codes and all(400 <= c < 500 for c in codes) else PermanentFailure
-        )
-    if isinstance(error, smtplib.SMTPResponseException):
-        return TemporaryFailure if 400 <= error.smtp_code < 500 else PermanentFailure
-    if isinstance(error, smtplib.SMTPServerDisconnected):
-        return TemporaryFailure
-    if isinstance(error, smtplib.SMTPException):  # e.g. STARTTLS or AUTH not supported
-        return PermanentFailure
-    if isinstance(error, socket.timeout | TimeoutError | ConnectionError | OSError):
-        return TemporaryFailure
-    return PermanentFailure
-
-
-def _lock(batch_id: int) -> bool:
-    now = timezone.now()
-    return bool(
-        NoticeBatch.objects.filter(pk=batch_id, status=NoticeBatch.Status.PENDING)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(locked_until=now + timedelta(seconds=SEND_LOCK_SECONDS), attempts=F("attempts") + 1)
-    )
 
 
 def _context(batch: NoticeBatch) -> dict[str, object]:
@@ -158,41 +124,61 @@ def _context(batch: NoticeBatch) -> dict[str, object]:
     }
 
 
+def batch_key(batch_id: int) -> str:
+    return f"notice-batch:{batch_id}"
+
+
 def deliver_batch(batch_id: int, *, final_attempt: bool = False) -> str:
     """Send one batch's mail once. Returns what happened; raises TemporaryFailure to retry."""
-    if not _lock(batch_id):
+    if not NoticeBatch.objects.filter(pk=batch_id, status=NoticeBatch.Status.PENDING).exists():
+        return "skipped"
+    recipients: list[str] = []
+
+    def send() -> int:
+        recipients.extend(admin_addresses())
+        if not recipients:
+            return 0
+        batch = NoticeBatch.objects.get(pk=batch_id)
+        return send_templated_mail(template=TEMPLATE, context=_context(batch), to=recipients)
+
+    try:
+        sent = core_delivery.send_once(batch_key(batch_id), send, final_attempt=final_attempt)
+    except (TemporaryFailure, PermanentFailure) as failure:
+        _record(batch_id)
+        logger.warning("notice batch %d not sent: %s", batch_id, failure)
+        raise
+    _record(batch_id)
+    if sent is None:
         return "skipped"  # sent, failed, or another worker is sending it right now
-    batch = NoticeBatch.objects.get(pk=batch_id)
-    pending = NoticeBatch.objects.filter(pk=batch_id, status=NoticeBatch.Status.PENDING)
-    recipients = admin_addresses()
     if not recipients:
-        pending.update(
-            status=NoticeBatch.Status.SENT,
-            sent_at=timezone.now(),
-            locked_until=None,
-            last_error="No active admin with an e-mail address; nothing sent.",
+        NoticeBatch.objects.filter(pk=batch_id).update(
+            last_error="No active admin with an e-mail address; nothing sent."
         )
         return "no recipients"
-    try:
-        send_templated_mail(template=TEMPLATE, context=_context(batch), to=recipients)
-    except Exception as error:
-        kind = classify_smtp_error(error)
-        message = f"{type(error).__name__}: {error}"[:2000]
-        if kind is TemporaryFailure and not final_attempt:
-            pending.update(locked_until=None, last_error=message)
-            logger.warning("notice batch %d: temporary failure, will retry: %s", batch_id, message)
-            raise TemporaryFailure(message) from error
-        pending.update(status=NoticeBatch.Status.FAILED, locked_until=None, last_error=message)
-        logger.error("notice batch %d failed: %s", batch_id, message)
-        raise PermanentFailure(message) from error
-    pending.update(
-        status=NoticeBatch.Status.SENT,
-        sent_at=timezone.now(),
-        locked_until=None,
-        recipients=", ".join(recipients),
-        last_error="",
-    )
+    NoticeBatch.objects.filter(pk=batch_id).update(recipients=", ".join(recipients))
     return "sent"
+
+
+_BATCH_STATUS: Final = {
+    DeliveryStatus.QUEUED: NoticeBatch.Status.PENDING,
+    DeliveryStatus.SENDING: NoticeBatch.Status.PENDING,
+    DeliveryStatus.SENT: NoticeBatch.Status.SENT,
+    DeliveryStatus.FAILED: NoticeBatch.Status.FAILED,
+}
+
+
+def _record(batch_id: int) -> None:
+    """Show the delivery's state on the batch, where the admin pages read it."""
+    delivery = core_delivery.state(batch_key(batch_id))
+    if delivery is None:
+        return
+    NoticeBatch.objects.filter(pk=batch_id).update(
+        status=_BATCH_STATUS[DeliveryStatus(delivery.status)],
+        attempts=delivery.attempts,
+        last_error=delivery.last_error,
+        sent_at=delivery.sent_at,
+        locked_until=None,
+    )
 
 
 @shared_task(name="pricewatch.catalog.send_notice_batch", base=ExternalTask, bind=True)
@@ -200,3 +186,48 @@ def send_notice_batch(self: ExternalTask, batch_id: int) -> str:
     """Mail one batch of product notices to the admins (retried on temporary SMTP trouble)."""
     final = self.request.retries >= (self.max_retries or 0)
     return deliver_batch(batch_id, final_attempt=final)
+
+
+MAIL_REJECTIONS: Final = 20
+
+
+def import_mail_key(job_id: int) -> str:
+    return f"import-mail:{job_id}"
+
+
+def notify_admins(job_id: int, *, final_attempt: bool = False) -> int:
+    """Mail a finished job's summary to every active staff user, once; returns mails sent."""
+    finished = [ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED]
+    # A job with `notified_at` was mailed (before deliveries were kept in core.Delivery too).
+    due = ImportJob.objects.filter(pk=job_id, status__in=finished, notified_at__isnull=True)
+    if not due.exists():
+        return 0
+    sent = core_delivery.send_once(
+        import_mail_key(job_id), lambda: _send_import_mail(job_id), final_attempt=final_attempt
+    )
+    if sent is None:
+        return 0
+    due.update(notified_at=timezone.now())
+    return sent
+
+
+def _send_import_mail(job_id: int) -> int:
+    job = ImportJob.objects.get(pk=job_id)
+    recipients = list(
+        User.objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .order_by("pk")
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        return 0
+    failed = job.status == ImportJob.Status.FAILED
+    context: dict[str, object] = {
+        "job": job,
+        "counts": imports.summary(job),
+        "rejections": [] if failed else imports.first_rejections(job, MAIL_REJECTIONS),
+        "more_rejections": max(0, job.rejected_count - MAIL_REJECTIONS),
+        "url": f"{settings.SITE_URL}/api/v1/imports/{job.pk}",
+    }
+    template = "catalog/email/import_failed" if failed else "catalog/email/import_finished"
+    return send_templated_mail(template=template, context=context, to=recipients)

@@ -84,17 +84,17 @@ _AS_IS = (
 )
 
 
-def concrete_fields(model: type[models.Model], names: Iterable[str] | None = None) -> list[Field]:  # type: ignore[type-arg]
+def concrete_fields(model: type[models.Model], names: Iterable[str] | None = None) -> list[Field]:
     meta = model._meta
     found = meta.concrete_fields if names is None else [meta.get_field(name) for name in names]
-    fields: list[Field] = []  # type: ignore[type-arg]
+    fields: list[Field] = []
     for item in found:
         assert isinstance(item, Field)
         fields.append(item)
     return fields
 
 
-def preparer(fields: Sequence[Field]) -> Callable[[object], list[Any]]:  # type: ignore[type-arg]
+def preparer(fields: Sequence[Field]) -> Callable[[object], list[Any]]:
     """A function from an object (model instance or look-alike) to its database row."""
     adapt = adapt_datetimes()
     steps: list[tuple[str, Callable[[Any], Any] | None]] = []
@@ -116,7 +116,7 @@ def preparer(fields: Sequence[Field]) -> Callable[[object], list[Any]]:  # type:
     return prepare
 
 
-def _field_preparer(item: Field) -> Callable[[Any], Any]:  # type: ignore[type-arg]
+def _field_preparer(item: Field) -> Callable[[Any], Any]:
     return lambda value: item.get_db_prep_save(value, connection)
 
 
@@ -289,7 +289,7 @@ def update_by_id(
     if not rows:
         return
     assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
-    key = quote(model._meta.pk.column)  # type: ignore[union-attr]
+    key = quote(model._meta.pk.column)
     sql = f"UPDATE {table(model)} SET {assignments} WHERE {key} = %s"  # noqa: S608
     with connection.cursor() as cursor:
         for chunk in chunks(rows, 10 * CHUNK):

@@ -1,34 +1,10 @@
-"""SMTP answers become retryable or final failures with a message the user can read."""
+"""Channel targets are checked before they are kept; Apprise errors hide the secret URL."""
 
 from __future__ import annotations
-
-import smtplib
 
 import pytest
 
 from pricewatch.alerts import channels
-from pricewatch.core.errors import PermanentFailure, TemporaryFailure
-
-
-@pytest.mark.parametrize(
-    ("exc", "kind", "text"),
-    [
-        (smtplib.SMTPRecipientsRefused({"a@b.c": (550, b"no such user")}), PermanentFailure, "550"),
-        (smtplib.SMTPRecipientsRefused({"a@b.c": (452, b"mailbox full")}), TemporaryFailure, "452"),
-        (smtplib.SMTPDataError(554, b"spam"), PermanentFailure, "554 spam"),
-        (smtplib.SMTPDataError(451, b"later"), TemporaryFailure, "451"),
-        (smtplib.SMTPSenderRefused(553, b"bad sender", "x@y"), TemporaryFailure, "553"),
-        (smtplib.SMTPAuthenticationError(535, b"auth failed"), TemporaryFailure, "535"),
-        (smtplib.SMTPServerDisconnected("gone"), TemporaryFailure, "closed the connection"),
-        (ConnectionRefusedError(111, "refused"), TemporaryFailure, "refused the connection"),
-        (TimeoutError(), TemporaryFailure, "did not answer in time"),
-        (OSError("no route"), TemporaryFailure, "no route"),
-    ],
-)
-def test_smtp_errors_are_classified(exc: BaseException, kind: type, text: str) -> None:
-    failure = channels.classify_smtp_error(exc)
-    assert isinstance(failure, kind)
-    assert text in str(failure)
 
 
 def test_apprise_errors_do_not_repeat_the_secret_url() -> None:
