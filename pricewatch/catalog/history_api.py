@@ -5,18 +5,16 @@ GET /api/v1/products/{id}/history             ?from=&to=&interval=day|raw
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Query, Router
 
 from pricewatch.catalog.models import Product
 from pricewatch.core.errors import DomainError
 from pricewatch.pricing import api as pricing_api
 from pricewatch.pricing import selectors as pricing_selectors
-from pricewatch.pricing.schemas import HistoryOut, history_payload
+from pricewatch.pricing.schemas import HistoryOut, HistoryQuery
 
 router = Router(tags=["prices"])
 
@@ -28,11 +26,7 @@ router = Router(tags=["prices"])
     summary="A catalog product's price history",
 )
 def product_history(
-    request: HttpRequest,
-    product_id: int,
-    start: date | datetime | None = Query(None, alias="from"),  # noqa: B008
-    end: date | datetime | None = Query(None, alias="to"),  # noqa: B008
-    interval: Literal["day", "raw"] = "day",
+    request: HttpRequest, product_id: int, query: Query[HistoryQuery]
 ) -> dict[str, Any]:
     offer_id = (
         Product.objects.filter(pk=product_id, active=True)
@@ -42,7 +36,4 @@ def product_history(
     if offer_id is None:
         raise DomainError(f"No product with id {product_id}.", code="not_found", status=404)
     offer = pricing_selectors.get_readable_offer(pricing_api.viewer(request), offer_id)
-    result = pricing_selectors.history(
-        offer, start=start, end=end, interval=interval, now=timezone.now()
-    )
-    return history_payload(result)
+    return pricing_api.history_answer(offer, query)

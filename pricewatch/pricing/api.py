@@ -10,7 +10,6 @@ Catalog offers are public (no token needed); a tracked page only to those who wa
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -20,8 +19,10 @@ from ninja import Query, Router
 
 from pricewatch.core.auth import access_token
 from pricewatch.pricing import selectors
+from pricewatch.pricing.models import Offer
 from pricewatch.pricing.schemas import (
     HistoryOut,
+    HistoryQuery,
     OfferOut,
     OfferPageOut,
     history_payload,
@@ -87,12 +88,14 @@ def get_offer(request: HttpRequest, offer_id: int) -> dict[str, Any]:
     summary="An offer's price history, daily (low, high, close) or every point",
 )
 def offer_history(
-    request: HttpRequest,
-    offer_id: int,
-    start: date | datetime | None = Query(None, alias="from"),  # noqa: B008
-    end: date | datetime | None = Query(None, alias="to"),  # noqa: B008
-    interval: Literal["day", "raw"] = "day",
+    request: HttpRequest, offer_id: int, query: Query[HistoryQuery]
 ) -> dict[str, Any]:
-    offer = selectors.get_readable_offer(viewer(request), offer_id)
-    result = selectors.history(offer, start=start, end=end, interval=interval, now=timezone.now())
+    return history_answer(selectors.get_readable_offer(viewer(request), offer_id), query)
+
+
+def history_answer(offer: Offer, query: HistoryQuery) -> dict[str, Any]:
+    """The history payload of `offer` for a parsed ?from=&to=&interval= query."""
+    result = selectors.history(
+        offer, start=query.start, end=query.end, interval=query.interval, now=timezone.now()
+    )
     return history_payload(result)

@@ -6,11 +6,11 @@ so a year of daily data stays a few kilobytes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from ninja import Schema
+from ninja import Field, Schema
 
 from pricewatch.core import money
 from pricewatch.pricing.models import Offer
@@ -77,6 +77,14 @@ def offer_payload(offer: Offer) -> dict[str, Any]:
         "last_changed_at": offer.last_changed_at,
         "observation_count": offer.observation_count,
     }
+
+
+class HistoryQuery(Schema):
+    """?from=&to=&interval= of every history endpoint (dates mean whole UTC days)."""
+
+    start: date | datetime | None = Field(None, alias="from")
+    end: date | datetime | None = Field(None, alias="to")
+    interval: Literal["day", "raw"] = "day"
 
 
 class HistoryOut(Schema):

@@ -16,7 +16,7 @@ GET               /api/v1/watch-items/{id}/history               price history
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -28,8 +28,8 @@ from ninja.errors import Throttled
 
 from pricewatch.accounts.models import User
 from pricewatch.core.auth import access_token
-from pricewatch.pricing import selectors as pricing_selectors
-from pricewatch.pricing.schemas import HistoryOut, history_payload
+from pricewatch.pricing import api as pricing_api
+from pricewatch.pricing.schemas import HistoryOut, HistoryQuery
 from pricewatch.tracking import dispatch, selectors, services
 from pricewatch.tracking import schedule as schedules
 from pricewatch.tracking.models import WatchItem, Watchlist
@@ -352,15 +352,6 @@ def list_checks(
     response=HistoryOut,
     summary="An item's price history, daily (low, high, close) or every point",
 )
-def item_history(
-    request: HttpRequest,
-    item_id: int,
-    start: date | datetime | None = Query(None, alias="from"),  # noqa: B008
-    end: date | datetime | None = Query(None, alias="to"),  # noqa: B008
-    interval: Literal["day", "raw"] = "day",
-) -> dict[str, Any]:
+def item_history(request: HttpRequest, item_id: int, query: Query[HistoryQuery]) -> dict[str, Any]:
     item: WatchItem = selectors.get_item(_user(request), item_id)
-    result = pricing_selectors.history(
-        item.offer, start=start, end=end, interval=interval, now=timezone.now()
-    )
-    return history_payload(result)
+    return pricing_api.history_answer(item.offer, query)
