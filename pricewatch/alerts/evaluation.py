@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -45,19 +45,26 @@ SETTLE = timedelta(minutes=10)
 
 
 class ChangeRow(NamedTuple):
-    """A PriceChange as evaluation reads it, without the cost of a model instance."""
+    """A PriceChange as evaluation reads it: which change, of which offer, when, and its facts."""
 
     id: int
     offer_id: int
     observed_at: datetime
-    old_price: Decimal | None
-    new_price: Decimal | None
-    old_currency: str
-    new_currency: str
-    old_availability: str
-    new_availability: str
-    first_price: Decimal | None
+    facts: rules.ChangeFacts
 
+    @classmethod
+    def of(cls, row: tuple[Any, ...]) -> ChangeRow:
+        return cls(row[0], row[1], row[2], rules.ChangeFacts(*row[3:]))
+
+
+# The PriceChange columns `ChangeRow.of` reads, in its order: every fact but the window low,
+# which evaluation looks up itself.
+CHANGE_COLUMNS = (
+    "id",
+    "offer_id",
+    "observed_at",
+    *(name for name in rules.ChangeFacts.__dataclass_fields__ if name != "window_low"),
+)
 
 NOTIFICATION_COLUMNS = (
     "owner_id",
@@ -142,11 +149,11 @@ def evaluate_pending(*, limit: int = BATCH, now: datetime | None = None) -> Resu
         # Serialises evaluators: two must never judge the same change or move the same state.
         cursor = EvaluationCursor.objects.select_for_update().get(name=CURSOR_NAME)
         rows = [
-            ChangeRow._make(row)
+            ChangeRow.of(row)
             for row in PriceChange.objects.filter(id__gt=cursor.last_change_id)
             .exclude(id__in=EvaluatedChange.objects.values("change_id"))
             .order_by("id")
-            .values_list(*ChangeRow._fields)[:limit]
+            .values_list(*CHANGE_COLUMNS)[:limit]
         ]
         result = evaluate(rows, now=now)
         result.more = len(rows) == limit
@@ -277,16 +284,7 @@ def _save_states(states: list[State], *, now: datetime) -> None:
 
 
 def _facts(change: ChangeRow, window_low: Decimal | None) -> rules.ChangeFacts:
-    return rules.ChangeFacts(
-        old_price=change.old_price,
-        new_price=change.new_price,
-        old_currency=change.old_currency,
-        new_currency=change.new_currency,
-        old_availability=change.old_availability,
-        new_availability=change.new_availability,
-        first_price=change.first_price,
-        window_low=window_low,
-    )
+    return change.facts if window_low is None else replace(change.facts, window_low=window_low)
 
 
 # --- defaults ----------------------------------------------------------------------------------
@@ -484,7 +482,7 @@ def _window_lows(
                 for offer_id, currency, low in query:
                     minimum[(offer_id, currency)] = low
             for change in day_changes:
-                low = minimum.get((change.offer_id, change.new_currency))
+                low = minimum.get((change.offer_id, change.facts.new_currency))
                 if low is not None:
                     lows[(change.id, days)] = low
     return lows
@@ -543,12 +541,12 @@ def _notify(firings: list[Firing], *, now: datetime, owners: set[int]) -> int:
                     f"{match.rule_id}:{match.offer_id}:{change.id}:{channel_id}",
                     match.kind,
                     fired_at,
-                    change.old_price,
-                    change.new_price,
+                    change.facts.old_price,
+                    change.facts.new_price,
                     verdict.reference,
-                    change.new_currency or change.old_currency,
+                    change.facts.new_currency or change.facts.old_currency,
                     verdict.percent,
-                    change.new_availability,
+                    change.facts.new_availability,
                     Notification.Status.QUEUED,
                     digest,
                     adapt(due_at),
