@@ -8,12 +8,19 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from pricewatch.accounts.models import User
 from pricewatch.alerts import channels, content, evaluation, links, tasks
 from pricewatch.alerts.models import AlertPreferences, AlertRule, Channel, Notification
-from pricewatch.core.errors import Conflict, DomainError, PermanentFailure, TemporaryFailure
+from pricewatch.core.errors import (
+    Conflict,
+    DomainError,
+    ModelT,
+    PermanentFailure,
+    TemporaryFailure,
+)
 from pricewatch.tracking.models import WatchItem, Watchlist
 
 logger = logging.getLogger(__name__)
@@ -79,26 +86,47 @@ def _scope(
     rule: AlertRule, *, owner: User, scope: str, item_id: int | None, watchlist_id: int | None
 ) -> None:
     rule.scope = scope
-    rule.item = None
-    rule.watchlist = None
-    if scope == AlertRule.Scope.ITEM:
-        if item_id is None:
-            raise _invalid("item_id", "A rule for one item needs item_id.")
-        item = WatchItem.objects.filter(pk=item_id, watchlist__owner=owner).first()
-        if item is None:
-            raise _invalid("item_id", f"You have no watch item with id {item_id}.")
-        rule.item = item
-    elif item_id is not None:
-        raise _invalid("item_id", f"A rule with scope '{scope}' takes no item_id.")
-    if scope == AlertRule.Scope.WATCHLIST:
-        if watchlist_id is None:
-            raise _invalid("watchlist_id", "A rule for one watchlist needs watchlist_id.")
-        watchlist = Watchlist.objects.filter(pk=watchlist_id, owner=owner).first()
-        if watchlist is None:
-            raise _invalid("watchlist_id", f"You have no watchlist with id {watchlist_id}.")
-        rule.watchlist = watchlist
-    elif watchlist_id is not None:
-        raise _invalid("watchlist_id", f"A rule with scope '{scope}' takes no watchlist_id.")
+    rule.item = _scope_target(
+        scope,
+        AlertRule.Scope.ITEM,
+        "item_id",
+        item_id,
+        WatchItem.objects.filter(watchlist__owner=owner),
+        one="item",
+        noun="watch item",
+    )
+    rule.watchlist = _scope_target(
+        scope,
+        AlertRule.Scope.WATCHLIST,
+        "watchlist_id",
+        watchlist_id,
+        Watchlist.objects.filter(owner=owner),
+        one="watchlist",
+        noun="watchlist",
+    )
+
+
+def _scope_target(
+    scope: str,
+    wanted: str,
+    field: str,
+    pk: int | None,
+    rows: QuerySet[ModelT],
+    *,
+    one: str,
+    noun: str,
+) -> ModelT | None:
+    """The owner's row a rule of `wanted` scope points at; `field` must be given exactly then."""
+    if scope != wanted:
+        if pk is not None:
+            raise _invalid(field, f"A rule with scope '{scope}' takes no {field}.")
+        return None
+    if pk is None:
+        raise _invalid(field, f"A rule for one {one} needs {field}.")
+    found = rows.filter(pk=pk).first()
+    if found is None:
+        raise _invalid(field, f"You have no {noun} with id {pk}.")
+    return found
 
 
 def create_rule(
