@@ -54,6 +54,7 @@ from django.utils import timezone
 
 from pricewatch.catalog import feeds, prices, selectors, staging
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
+from pricewatch.core import bulk
 from pricewatch.core.errors import DomainError
 from pricewatch.pricing import services as pricing
 
@@ -742,7 +743,7 @@ class _Report:
 
 def _insert(model: type[Any], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """INSERT many rows: COPY on PostgreSQL, executemany elsewhere (the price door's helper)."""
-    pricing.bulk_insert(model, columns, rows)
+    bulk.insert(model, columns, rows)
 
 
 def _insert_sql(columns: Sequence[str], model: type[Any] = Product) -> str:
