@@ -270,8 +270,12 @@ def test_chart_json_for_a_week_has_every_observation(client: Client) -> None:
     # every observation: the first price (now) and the three back-dated ones
     assert sorted(data["series"][0]["values"]) == ["22.00", "23.00", "24.00", "25.00"]
     assert len(data["t"]) == 4
-    # daily closes (at most two UTC days), then the current price drawn on to now
-    assert len(daily["t"]) <= 3
+    # one daily close per UTC day with a price, then the current price drawn on to now
+    # (when today's close is an hour old or more)
+    days = {(now - timedelta(hours=hours)).date() for hours in (30, 20, 10, 0)}
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    drawn_on = now - midnight >= timedelta(hours=1)
+    assert len(daily["t"]) == len(days) + drawn_on
     assert daily["series"][0]["values"][-1] == "22.00"
     assert bad.status_code == 400
 

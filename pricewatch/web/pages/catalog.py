@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pricewatch.accounts.models import User
 from pricewatch.catalog import imports, selectors
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
+from pricewatch.core import money
 from pricewatch.core.errors import DomainError
 from pricewatch.pricing import selectors as pricing
 from pricewatch.pricing.models import Availability, Offer
@@ -328,14 +329,14 @@ def chart_payload(offer: Offer, range_name: str, now: datetime) -> dict[str, Any
     if times and offer.price is not None and int(now.timestamp()) - times[-1] >= 3600:
         # The price holds until now: draw the line up to today, not to the last change.
         times.append(int(now.timestamp()))
-        values.append(pricing.money(offer.price))
+        values.append(money.decimal_text(offer.price))
     return {
         "currency": history.currency or offer.currency,
         "t": times,
         "series": [{"label": offer.shop or "Price", "values": values}],
-        "first": pricing.money(offer.first_price),
-        "lowest": pricing.money(offer.lowest_price),
-        "highest": pricing.money(offer.highest_price),
+        "first": money.decimal_text(offer.first_price),
+        "lowest": money.decimal_text(offer.lowest_price),
+        "highest": money.decimal_text(offer.highest_price),
     }
 
 
