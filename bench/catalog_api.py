@@ -119,10 +119,6 @@ def seed(products: int) -> None:
                 "size": rng.choice(SIZES),
                 "link": f"https://shop.example.com/p/{n}",
                 "image_link": f"https://cdn.example.com/i/{n}.jpg",
-                "availability": availability,
-                "price": price,
-                "sale_price": sale,
-                "currency": "EUR",
                 "active": n % 20 != 0,  # ids n + 1: the detail scenario skips these
             }
             specs.append(

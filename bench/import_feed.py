@@ -93,7 +93,7 @@ def one_run(path: str, label: str, items: int, queue: Any) -> None:
             next_sample += step
 
     start = time.perf_counter()
-    job = imports.start_import(path=path, enqueue=False)
+    job = imports.start_import(path=path)
     job = imports.run_import(job.pk, progress=progress)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

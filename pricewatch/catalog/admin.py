@@ -1,7 +1,7 @@
 """Django admin for the catalog: products (edited through the services), imports and notices.
 
-Prices are not edited here (they are history: use the API or a feed); products are created by
-the API or a feed import, because each needs its own priced offer.
+Prices are shown from the product's offer and not edited here (they are history: use the API
+or a feed); products are created by the API or a feed import, each with its own priced offer.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 # admin (web and worker both call django.setup(), which imports admin modules).
 from pricewatch.catalog import (
     notifications,  # noqa: F401
+    prices,
     services,
 )
 from pricewatch.catalog.models import ImportItem, ImportJob, NoticeBatch, Product, ProductNotice
@@ -100,14 +101,21 @@ class ProductAdmin(admin.ModelAdmin):
         "active",
         "updated_at",
     )
-    list_filter = ("active", "availability", "condition", "gender", "age_group", "currency")
+    list_filter = (
+        "active",
+        "offer__availability",
+        "condition",
+        "gender",
+        "age_group",
+        "offer__currency",
+    )
     search_fields = ("sku", "title", "brand", "gtin", "mpn")
     list_select_related = ("offer",)
     ordering = ("-updated_at",)
     show_full_result_count = False  # counting 100,000 rows on every page is wasted work
     readonly_fields = (
         "sku",
-        "price",
+        "list_price",
         "sale_price",
         "currency",
         "availability",
@@ -128,7 +136,7 @@ class ProductAdmin(admin.ModelAdmin):
             "Price (read-only here: change it through the API or a feed)",
             {
                 "fields": (
-                    ("price", "sale_price", "currency", "availability"),
+                    ("list_price", "sale_price", "currency", "availability"),
                     ("current_price", "first_price", "lowest_price", "highest_price"),
                     "price_changed_at",
                     "offer_link",
@@ -156,6 +164,22 @@ class ProductAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="price")
+    def list_price(self, product: Product) -> object:
+        return prices.listing_of(product.offer).price
+
+    @admin.display(description="sale price")
+    def sale_price(self, product: Product) -> object:
+        return prices.listing_of(product.offer).sale_price
+
+    @admin.display(description="currency", ordering="offer__currency")
+    def currency(self, product: Product) -> object:
+        return product.offer.currency
+
+    @admin.display(description="availability", ordering="offer__availability")
+    def availability(self, product: Product) -> object:
+        return prices.listing_of(product.offer).availability
 
     @admin.display(description="current price", ordering="offer__price")
     def current_price(self, product: Product) -> object:

@@ -10,7 +10,8 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError
 
 from pricewatch.accounts.models import User
-from pricewatch.catalog import selectors, services
+from pricewatch.catalog import prices, selectors, services
+from pricewatch.catalog.filters import ProductFilters
 from pricewatch.catalog.models import Product
 from pricewatch.catalog.schemas import (
     FacetsOut,
@@ -68,7 +69,7 @@ def _viewer_is_admin(request: HttpRequest) -> bool:
     return bool(user.is_authenticated and user.is_staff)
 
 
-def _filters(request: HttpRequest, query: ProductFilterQuery) -> selectors.ProductFilters:
+def _filters(request: HttpRequest, query: ProductFilterQuery) -> ProductFilters:
     is_admin = _viewer_is_admin(request)
     low, high = query.price_min, query.price_max
     if low is not None and high is not None and low > high:
@@ -89,7 +90,7 @@ def _filters(request: HttpRequest, query: ProductFilterQuery) -> selectors.Produ
             code="permission_denied",
             status=403,
         )
-    return selectors.ProductFilters(
+    return ProductFilters(
         brand=tuple(query.brand),
         category=tuple(query.category),
         gender=tuple(query.gender),
@@ -137,35 +138,40 @@ def list_products(request: HttpRequest, query: Query[ProductListQuery]) -> HttpR
     return api.create_response(request, payload, status=200)
 
 
-def _list_item(row: tuple[Any, ...]) -> dict[str, Any]:
+def _list_item(row: selectors.ProductRow) -> dict[str, Any]:
     """A `product_row_page` row as `ProductOut` renders a product, key for key."""
-    (
-        product_id, sku, title, brand, category, gender, condition, age_group, color, size,
-        link, image_link, availability, price, sale_price, currency, active, created_at,
-        updated_at, current_price, offer_currency,
-    ) = row  # fmt: skip
+    listed = prices.listing(
+        price=row.offer_price,
+        regular_price=row.offer_regular_price,
+        currency=row.offer_currency,
+        availability=row.offer_availability,
+    )
     return {
-        "id": product_id,
-        "sku": sku,
-        "title": title,
-        "brand": brand,
-        "category": category,
-        "gender": gender,
-        "condition": condition,
-        "age_group": age_group,
-        "color": color,
-        "size": size,
-        "link": link,
-        "image_link": image_link,
-        "availability": availability,
-        "price": money_text(price),
-        "sale_price": None if sale_price is None else money_text(sale_price),
-        "current_price": None if current_price is None else money_text(current_price),
-        "currency": offer_currency or currency,
-        "active": active,
-        "created_at": created_at,
-        "updated_at": updated_at,
+        "id": row.id,
+        "sku": row.sku,
+        "title": row.title,
+        "brand": row.brand,
+        "category": row.category,
+        "gender": row.gender,
+        "condition": row.condition,
+        "age_group": row.age_group,
+        "color": row.color,
+        "size": row.size,
+        "link": row.link,
+        "image_link": row.image_link,
+        "availability": listed.availability,
+        "price": _money(listed.price),
+        "sale_price": _money(listed.sale_price),
+        "current_price": _money(row.offer_price),
+        "currency": listed.currency,
+        "active": row.active,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
     }
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else money_text(value)
 
 
 @router.get(

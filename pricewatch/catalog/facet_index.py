@@ -1,21 +1,17 @@
-"""Facet counts and totals from an in-memory copy of the active catalog's facet columns.
+"""Facet counts, totals and list pages from an in-memory copy of the active catalog.
 
-Counting "Brand (12)" check-boxes in the database means grouping the matching rows seven
-ways; for a broad filter over 100,000 products that costs PostgreSQL about 100 ms. Each
-process here keeps instead the facet columns of the active products as numpy arrays
-(dictionary-encoded, 4 bytes a value, with the current price, sort ranks and the id: about
-6 MB for 100,000 products) and counts a facet with one `bincount`: a few milliseconds whatever the
-filters.
+Counting "Brand (12)" check-boxes in the database means grouping the matching rows seven ways
+on every request. Each process keeps instead the active products' facet columns (availability
+from their offers, in the feed's words), current price, sort ranks and ids as numpy arrays,
+dictionary-encoded, and counts a facet with one `bincount`.
 
-A snapshot is only ever used for the facet generation it was built in (product imports and
-edits start a new one, see `selectors._snapshot`) and for at most
-`CATALOG_FACET_CACHE_SECONDS`: the same freshness as the cached counts it replaces. The first
-request that finds it stale rebuilds it (about 0.2 s per 100,000 products, one aggregate
-query); meanwhile other threads answer from the expired snapshot of the same generation, or
-from the database (a new generation is never waited for, and built at most every
-`REBUILD_INTERVAL` seconds). A search (`q`) narrows by the ids the database's text search finds;
-sku filters, inactive products and catalogs larger than `CATALOG_FACET_INDEX_MAX_PRODUCTS`
-are counted by the database as before (`Snapshot.answers`).
+A snapshot serves only the facet generation it was built in (imports and edits start a new
+one, see `selectors._snapshot`) and for at most `CATALOG_FACET_CACHE_SECONDS`. The first
+request that finds it stale rebuilds it with one aggregate query while other threads answer
+from the expired snapshot of the same generation, or from the database; a new generation is
+never waited for and built at most every `REBUILD_INTERVAL` seconds. Searches narrow by the
+ids the database's text search finds; sku filters, inactive products and catalogs larger
+than `CATALOG_FACET_INDEX_MAX_PRODUCTS` are left to the database (`Snapshot.answers`).
 """
 
 from __future__ import annotations
@@ -27,16 +23,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import numpy as np
 from django.db import connection
 
+from pricewatch.catalog import prices
+from pricewatch.catalog.filters import FACET_FIELDS, ProductFilters
 from pricewatch.catalog.models import Product
 from pricewatch.pricing.models import Offer
-
-if TYPE_CHECKING:
-    from pricewatch.catalog.selectors import ProductFilters
 
 # Prices are kept in ten-thousandths (MoneyField has 4 decimal places): exact comparisons.
 PRICE_UNITS: Final = 10_000
@@ -102,8 +97,6 @@ class Snapshot:
         find (the database's text search); the mask is kept for the snapshot's life, so a
         search asked again (the next page of facets, another filter) is not searched again.
         """
-        from pricewatch.catalog.selectors import FACET_FIELDS
-
         masks: dict[str, BoolArray] = {}
         for name in FACET_FIELDS:
             wanted = getattr(filters, name)
@@ -222,8 +215,6 @@ RANKED: Final = {
 
 def build(generation: str, limit: int) -> Snapshot:
     """Copy the active products' facet columns, sort keys, price and id in one query."""
-    from pricewatch.catalog.selectors import FACET_FIELDS
-
     quote = connection.ops.quote_name
     product, offer = quote(Product._meta.db_table), quote(Offer._meta.db_table)
     if connection.vendor == "postgresql":
@@ -237,10 +228,15 @@ def build(generation: str, limit: int) -> Snapshot:
         f"DENSE_RANK() OVER (ORDER BY p.{quote(column)}) AS {quote('rank_' + name)}"
         for name, column in RANKED.items()
     ]
+    # Availability is the offer's; every other facet a column of the product.
+    facets = [
+        f"{'o' if name == 'availability' else 'p'}.{quote(name)} AS {quote(name)}"
+        for name in FACET_FIELDS
+    ]
     inner = (
         f"SELECT p.{quote('id')} AS {quote('id')}, {price} AS {quote('price')}, "  # noqa: S608
-        f"{', '.join(f'p.{quote(name)}' for name in FACET_FIELDS)}, {', '.join(ranks)} "
-        f"FROM {product} p LEFT JOIN {offer} o ON o.{quote('id')} = p.{quote('offer_id')} "
+        f"{', '.join(facets)}, {', '.join(ranks)} "
+        f"FROM {product} p JOIN {offer} o ON o.{quote('id')} = p.{quote('offer_id')} "
         f"WHERE p.{quote('active')}"
     )
     numbers = ["id", "price", *(f"rank_{name}" for name in RANKED)]
@@ -270,23 +266,34 @@ def build(generation: str, limit: int) -> Snapshot:
         column = np.array(
             list(map(numbering.__getitem__, _split(text, _SEPARATOR, size))), dtype=np.int32
         )
+        if name == "availability":
+            column, numbering = _relabelled(column, numbering, prices.feed_availability)
         codes[name] = column[order]
         values[name] = list(numbering)
         lookup[name] = dict(numbering)
-    prices = arrays["price"][order]
-    sort_keys: dict[str, np.ndarray[Any, Any]] = {"price": prices}
+    current_prices = arrays["price"][order]
+    sort_keys: dict[str, np.ndarray[Any, Any]] = {"price": current_prices}
     for name in RANKED:
         sort_keys[name] = arrays[f"rank_{name}"][order].astype(np.int32)
     return Snapshot(
         generation=generation,
         built_at=time.monotonic(),
         ids=arrays["id"][order],
-        prices=prices,
+        prices=current_prices,
         codes=codes,
         values=values,
         lookup=lookup,
         sort_keys=sort_keys,
     )
+
+
+def _relabelled(
+    column: CodeArray, numbering: _Codes, label: Callable[[str], str]
+) -> tuple[CodeArray, _Codes]:
+    """The column's values renamed by `label` (values with one name share one code)."""
+    renamed = _Codes()
+    recode = np.array([renamed[label(value)] for value in numbering], dtype=np.int32)
+    return (recode[column] if len(recode) else column), renamed
 
 
 def _split(text: str | None, separator: str, size: int) -> list[str]:

@@ -59,6 +59,9 @@ from typing import IO, Any, Final, TypeAlias
 
 from lxml import etree
 
+from pricewatch.core import money
+from pricewatch.core.errors import DomainError
+
 __all__ = [
     "CURRENCIES",
     "FeedError",
@@ -83,27 +86,8 @@ ExtraValue: TypeAlias = "str | dict[str, str] | list[str | dict[str, str]]"
 # ISO 4217
 # --------------------------------------------------------------------------------------------
 
-# Active ISO 4217 alphabetic codes (list maintained by SIX, amendments up to 2025: XCG, ZWG).
-ISO_4217: Final[frozenset[str]] = frozenset(
-    """
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
-    BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP
-    DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR
-    IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD
-    MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB
-    PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD
-    SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS
-    VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA
-    XXX YER ZAR ZMW ZWG ZWL
-    """.split()  # noqa: SIM905 - a code table reads better as text than as 180 literals
-)
-# Codes in the list that are not money a shop can charge in: precious metals, bond-market
-# units, SDR, fund codes, the testing code and "no currency".
-_NON_TENDER: Final[frozenset[str]] = frozenset(
-    {"BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW", "XDR", "XSU", "XUA"}
-    | {"XAG", "XAU", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XTS", "XXX"}
-)
-CURRENCIES: Final[frozenset[str]] = ISO_4217 - _NON_TENDER
+# Circulating ISO 4217 codes, the one list in pricewatch.core.money.
+CURRENCIES: Final[frozenset[str]] = money.CURRENCIES
 
 # --------------------------------------------------------------------------------------------
 # Public types
@@ -453,10 +437,10 @@ def parse_feed_batches(
 def _check_default_currency(default_currency: str | None) -> str | None:
     if default_currency is None:
         return None
-    default_currency = default_currency.upper()
-    if default_currency not in CURRENCIES:
-        raise ValueError(f"default_currency {default_currency!r} is not an ISO 4217 code")
-    return default_currency
+    try:
+        return money.parse_currency(default_currency)
+    except DomainError as error:
+        raise ValueError(f"default_currency: {error.detail}") from None
 
 
 _RAW_ID_TAGS: Final = (f"{{{G_NS}}}id", "id", f"{{{C_NS}}}id")
@@ -1052,11 +1036,10 @@ def _parse_money_slow(
         if default_currency is None:
             raise _Reject(f"{name}: {_short(text)} has no ISO 4217 currency code")
         code = default_currency
-    code = code.upper()
-    if code not in CURRENCIES:
-        if code in ISO_4217:
-            raise _Reject(f"{name}: currency {code} is not a circulating currency")
-        raise _Reject(f"{name}: unknown currency {code!r} (not ISO 4217)")
+    try:
+        code = money.parse_currency(code)
+    except DomainError as error:
+        raise _Reject(f"{name}: {error.detail}") from None
     value = Decimal(amount)
     if not value and not allow_zero:
         raise _Reject(f"{name}: {_short(text)} must be greater than zero")

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 
-from pricewatch.catalog import imports
+from pricewatch.catalog import imports, tasks
 from pricewatch.catalog.models import ImportItem, ImportJob
 from pricewatch.core.api import ErrorOut, StrictSchema
 from pricewatch.core.auth import staff_access_token
@@ -206,6 +206,7 @@ def upload_feed(request: HttpRequest, response: HttpResponse) -> Status[dict[str
         dry_run=raw_dry_run in _TRUE,
         user=request.user,
     )
+    tasks.queue_import(job.pk)
     response["Location"] = f"/api/v1/imports/{job.pk}"
     return Status(202, _job_out(job))
 

@@ -27,15 +27,12 @@ class Product(models.Model):
     size = models.CharField(max_length=100, blank=True)
     link = models.URLField(max_length=2048, blank=True)
     image_link = models.URLField(max_length=2048, blank=True)
-    availability = models.CharField(max_length=16, blank=True)
     quantity = models.IntegerField(null=True, blank=True)
-    # The feed's (or the editor's) list and sale price. The price a buyer pays now, its history
-    # and first / lowest / highest live on `offer`, written through pricing.services only.
-    price = models.DecimalField(max_digits=18, decimal_places=4)
-    sale_price = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
-    currency = models.CharField(max_length=3)
     extra = models.JSONField(default=dict, blank=True, help_text="Every other feed attribute.")
     active = models.BooleanField(default=True)
+    # The product's price, sale price, currency and availability are stored once, on its
+    # offer, and written by the price door (pricing.services) alone; `catalog.prices` reads
+    # them back in the feed's terms.
     offer = models.OneToOneField("pricing.Offer", on_delete=models.PROTECT, related_name="product")
     # Digest of everything the feed said, so re-importing an unchanged item is one comparison.
     content_hash = models.CharField(max_length=32, blank=True, editable=False)
@@ -58,16 +55,17 @@ class Product(models.Model):
             # count or a page then reads the index, not the wide rows. The full-text index
             # (PostgreSQL only) is created in migration 0003 on an expression, so no writer has
             # to fill a search column.
-            # Brand (and availability) filters, and every facet count in one index-only scan.
+            # Brand filters, and every facet count in one index-only scan; the offer's id
+            # joins the offer's availability (and price) without reading the product rows.
             models.Index(
                 fields=[
                     "brand",
-                    "availability",
                     "category",
                     "gender",
                     "condition",
                     "color",
                     "size",
+                    "offer",
                 ],
                 condition=Q(active=True),
                 name="product_live_facets",
@@ -78,23 +76,18 @@ class Product(models.Model):
                 fields=["raw_hash"], condition=Q(raw_hash__gt=""), name="product_raw_hash"
             ),
             models.Index(
-                fields=["category", "availability"],
+                fields=["category"],
                 condition=Q(active=True),
                 name="product_live_category",
             ),
             models.Index(
-                fields=["color", "size", "availability"],
+                fields=["color", "size"],
                 condition=Q(active=True),
                 name="product_live_color_size",
             ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["sku"], name="product_sku_unique"),
-            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
-            models.CheckConstraint(
-                condition=Q(sale_price__isnull=True) | Q(sale_price__gte=0),
-                name="product_sale_price_not_negative",
-            ),
         ]
 
     def __str__(self) -> str:

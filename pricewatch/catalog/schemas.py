@@ -14,7 +14,9 @@ from django.core.validators import URLValidator
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, model_validator
 
+from pricewatch.catalog import prices
 from pricewatch.catalog.feeds import CURRENCIES
+from pricewatch.core import money
 from pricewatch.core.api import StrictSchema
 
 # Google Merchant's vocabularies (the feed parser's), plus "" for "not said".
@@ -120,9 +122,7 @@ Money = Annotated[
 
 def money_text(value: Decimal) -> str:
     """Money as a decimal string with at least two decimals: 19.9900 -> "19.99", 5 -> "5.00"."""
-    text = format(value.normalize(), "f")
-    whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
+    return money.decimal_text(value)
 
 
 MoneyOut = Annotated[Decimal, PlainSerializer(money_text, return_type=str)]
@@ -195,6 +195,8 @@ class ProductPatch(StrictSchema):
 
 
 class ProductOut(Schema):
+    """A product; its price fields are read from its offer, in the feed's terms."""
+
     id: int
     sku: str
     title: str
@@ -207,9 +209,9 @@ class ProductOut(Schema):
     size: str
     link: str
     image_link: str
-    availability: str
-    price: MoneyOut = Field(description="List price.")
-    sale_price: MoneyOut | None
+    availability: str = Field(description="in_stock, out_of_stock, preorder, backorder or ''.")
+    price: MoneyOut | None = Field(description="List price (null until the offer has a price).")
+    sale_price: MoneyOut | None = Field(description="The current price while below the list price.")
     current_price: MoneyOut | None = Field(description="What a buyer pays now (the offer's).")
     currency: str
     active: bool
@@ -217,12 +219,24 @@ class ProductOut(Schema):
     updated_at: datetime
 
     @staticmethod
+    def resolve_availability(product: Any) -> str:
+        return prices.listing_of(product.offer).availability
+
+    @staticmethod
+    def resolve_price(product: Any) -> Decimal | None:
+        return prices.listing_of(product.offer).price
+
+    @staticmethod
+    def resolve_sale_price(product: Any) -> Decimal | None:
+        return prices.listing_of(product.offer).sale_price
+
+    @staticmethod
     def resolve_current_price(product: Any) -> Decimal | None:
         return product.offer.price
 
     @staticmethod
     def resolve_currency(product: Any) -> str:
-        return product.offer.currency or product.currency
+        return product.offer.currency
 
 
 class ProductDetailOut(ProductOut):

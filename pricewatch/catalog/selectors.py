@@ -1,7 +1,8 @@
 """Reads of the catalog: filtered, searched, ordered and paginated products, and facet counts.
 
-One set of filters (`ProductFilters`) drives the list, the facets and the total count, so a
-"Brand (12)" check-box always agrees with the list it leads to.
+One set of filters (`filters.ProductFilters`) drives the list, the facets and the total count,
+so a "Brand (12)" check-box always agrees with the list it leads to. A product's price and
+availability are its offer's, joined; availability is asked and answered in the feed's words.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
@@ -39,7 +41,8 @@ from django.db.models import (
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Concat
 
-from pricewatch.catalog import facet_index
+from pricewatch.catalog import facet_index, prices
+from pricewatch.catalog.filters import FACET_FIELDS, ProductFilters
 from pricewatch.catalog.models import Product
 from pricewatch.core.errors import DomainError
 
@@ -58,26 +61,47 @@ LIST_FIELDS: Final = (
     "size",
     "link",
     "image_link",
-    "availability",
-    "price",
-    "sale_price",
-    "currency",
     "active",
     "created_at",
     "updated_at",
     "offer__id",
     "offer__price",
+    "offer__regular_price",
     "offer__currency",
+    "offer__availability",
 )
 
-# `product_row_page`'s tuple: the list columns, the offer's current price and currency last.
-LIST_ROW_COLUMNS: Final = (
-    *(name for name in LIST_FIELDS if not name.startswith("offer__")),
-    "offer__price",
-    "offer__currency",
+
+class ProductRow(NamedTuple):
+    """One product of `product_row_page`: the list's columns, its offer's price fields last."""
+
+    id: int
+    sku: str
+    title: str
+    brand: str
+    category: str
+    gender: str
+    condition: str
+    age_group: str
+    color: str
+    size: str
+    link: str
+    image_link: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    offer_price: Decimal | None
+    offer_regular_price: Decimal | None
+    offer_currency: str
+    offer_availability: str
+
+
+# ProductRow's columns as the ORM names them (`offer_price` is `offer__price`).
+LIST_ROW_COLUMNS: Final = tuple(
+    name.replace("offer_", "offer__", 1) if name.startswith("offer_") else name
+    for name in ProductRow._fields
 )
 
-FACET_FIELDS: Final = ("brand", "category", "gender", "condition", "availability", "color", "size")
 FACET_LIMIT: Final = 100
 # Facet counts and list totals are cached this long (seconds; settings.CATALOG_FACET_CACHE_SECONDS,
 # 0 = off).
@@ -114,38 +138,6 @@ SEARCH_VECTOR_FIELDS: Final = ("title", "brand", "sku", "gtin", "description")
 MAX_SEARCH_TERMS: Final = 8
 MAX_TERM_LENGTH: Final = 64
 _TERM_RE: Final = re.compile(r"[^\W_]+")
-
-
-@dataclass(frozen=True, slots=True)
-class ProductFilters:
-    """What a list or a facet count is narrowed to. Empty tuples do not filter.
-
-    Values of one field are alternatives (OR); different fields must all match (AND).
-    `active=None` means active and inactive products alike.
-    """
-
-    brand: tuple[str, ...] = ()
-    category: tuple[str, ...] = ()
-    gender: tuple[str, ...] = ()
-    condition: tuple[str, ...] = ()
-    availability: tuple[str, ...] = ()
-    color: tuple[str, ...] = ()
-    size: tuple[str, ...] = ()
-    sku: tuple[str, ...] = ()
-    price_min: Decimal | None = None
-    price_max: Decimal | None = None
-    q: str = ""
-    active: bool | None = True
-
-    def without(self, facet: str) -> ProductFilters:
-        cleared: dict[str, Any] = {facet: ()}
-        return replace(self, **cleared)
-
-    def cache_key(self) -> str:
-        parts = [f"{name}={sorted(getattr(self, name))!r}" for name in (*FACET_FIELDS, "sku")]
-        parts += [f"min={self.price_min}", f"max={self.price_max}", f"q={self.q!r}"]
-        parts.append(f"active={self.active}")
-        return "|".join(parts)
 
 
 Item = TypeVar("Item")
@@ -245,10 +237,17 @@ def filtered_products(filters: ProductFilters) -> QuerySet[Product]:
         queryset = queryset.filter(active=filters.active)
     for name in (*FACET_FIELDS, "sku"):
         values = getattr(filters, name)
+        path = name
+        if name == "availability" and values:
+            path = "offer__availability"
+            wanted = (prices.offer_availability(value) for value in values)
+            values = tuple(value for value in wanted if value is not None)
+            if not values:  # none of the feed's words: nothing has it
+                return queryset.none()
         if len(values) == 1:
-            queryset = queryset.filter(**{name: values[0]})
+            queryset = queryset.filter(**{path: values[0]})
         elif values:
-            queryset = queryset.filter(**{f"{name}__in": values})
+            queryset = queryset.filter(**{f"{path}__in": values})
     if filters.price_min is not None:
         queryset = queryset.filter(offer__price__gte=filters.price_min)
     if filters.price_max is not None:
@@ -292,8 +291,7 @@ def _order_by(keys: Iterable[str], *, few: bool) -> list[OrderBy]:
     `few`: the filters leave few rows. The sort keys then take a form no index can serve, so
     PostgreSQL fetches the few matching rows and sorts them, instead of walking an index in
     the wanted order (e.g. the price index over every offer, through the join) and testing
-    each row against the filters until a page is full: measured 3 ms instead of 140 ms for
-    one brand ordered by price, 10 ms instead of 145 ms for a two-word search.
+    each row against the filters until a page is full.
     """
     terms: list[OrderBy] = []
     descending = True
@@ -389,14 +387,14 @@ def product_page(
 
 def product_row_page(
     *, filters: ProductFilters, ordering: tuple[str, ...], page: int, page_size: int
-) -> ProductPage[tuple[Any, ...]]:
-    """`product_page` with each item a tuple of `LIST_ROW_COLUMNS` instead of a model instance.
+) -> ProductPage[ProductRow]:
+    """`product_page` with each item a `ProductRow` instead of a model instance.
 
     The API's list answers from these: building 50 model instances (and serialising them
     attribute by attribute) cost more than the query itself.
     """
     rows, count, pages = _page_of(filters, ordering, page, page_size)
-    items = list(rows.values_list(*LIST_ROW_COLUMNS))
+    items = [ProductRow._make(row) for row in rows.values_list(*LIST_ROW_COLUMNS)]
     return ProductPage(items=items, count=count, page=page, pages=pages, page_size=page_size)
 
 
@@ -411,15 +409,36 @@ def product_detail(*, product_id: int | None = None, sku: str | None = None) -> 
 
 
 def _facet(rows: Iterable[tuple[Any, int]]) -> Facet:
+    """Values by count, then value; empty ones left out; at most FACET_LIMIT."""
     values = [FacetValue(value=str(value), count=count) for value, count in rows if value != ""]
     values.sort(key=lambda item: (-item.count, item.value))
     return Facet(values=values[:FACET_LIMIT], more=max(0, len(values) - FACET_LIMIT))
 
 
+def _facet_columns(queryset: QuerySet[Product], names: list[str]) -> QuerySet[Product, Any]:
+    """Rows of the facet columns in `names`; availability is the offer's, under its own name."""
+    if "availability" in names:
+        queryset = queryset.annotate(availability=F("offer__availability"))
+    return queryset.order_by().values_list(*names)
+
+
+def _in_feed_words(name: str, rows: Iterable[tuple[Any, int]]) -> Iterable[tuple[Any, int]]:
+    """A facet's (value, count) rows counted from the database, in the words the API shows."""
+    if name != "availability":
+        return rows
+    counts: Counter[str] = Counter()
+    for value, count in rows:
+        counts[prices.feed_availability(value)] += count
+    return counts.items()
+
+
 def _grouped_facets(filters: ProductFilters, names: list[str]) -> tuple[int, dict[str, Facet]]:
     """PostgreSQL: the total and the facets in `names` with one scan (GROUPING SETS)."""
-    base = filtered_products(filters).order_by().values_list(*names)
-    inner, params = base.query.sql_with_params()
+    base = _facet_columns(filtered_products(filters), names)
+    try:
+        inner, params = base.query.sql_with_params()
+    except EmptyResultSet:  # the filters match nothing (`filtered_products`)
+        return 0, {name: Facet() for name in names}
     quote = connection.ops.quote_name
     columns = ", ".join(quote(name) for name in names)
     sets = ", ".join(f"({quote(name)})" for name in names)
@@ -442,7 +461,7 @@ def _grouped_facets(filters: ProductFilters, names: list[str]) -> tuple[int, dic
             total = count
         else:
             collected[grouped_by[0]].append((values[names.index(grouped_by[0])], count))
-    return total, {name: _facet(collected[name]) for name in names}
+    return total, {name: _facet(_in_feed_words(name, collected[name])) for name in names}
 
 
 def _counted_facets(filters: ProductFilters, names: list[str]) -> tuple[int, dict[str, Facet]]:
@@ -452,23 +471,24 @@ def _counted_facets(filters: ProductFilters, names: list[str]) -> tuple[int, dic
     """
     counters: dict[str, Counter[str]] = {name: Counter() for name in names}
     total = 0
-    rows = filtered_products(filters).order_by().values_list(*names)
+    rows = _facet_columns(filtered_products(filters), names)
     for row in rows.iterator(chunk_size=5000):
         total += 1
         for name, value in zip(names, row, strict=True):
             counters[name][value] += 1
-    return total, {name: _facet(counters[name].items()) for name in names}
+    return total, {name: _facet(_in_feed_words(name, counters[name].items())) for name in names}
 
 
 def _single_facet(filters: ProductFilters, name: str) -> Facet:
+    path = "offer__availability" if name == "availability" else name
     rows = (
         filtered_products(filters)
         .order_by()
-        .values_list(name)
+        .values_list(path)
         .annotate(n=Count("*"))  # COUNT(*), not COUNT(id): an index-only scan can answer it
-        .values_list(name, "n")
+        .values_list(path, "n")
     )
-    return _facet(rows)
+    return _facet(_in_feed_words(name, rows))
 
 
 def product_facets(filters: ProductFilters) -> Facets:

@@ -1,9 +1,9 @@
 """Writes to the catalog made by people (the API, the Django admin): create, change, delete.
 
-Prices go through the one door (`pricing.services`): a new product gets its own offer with a
-first observation; a change of price, sale price, currency or availability is a new
-observation. Every change is also left as a ProductNotice for the admins' batched mail
-(`pricewatch.catalog.notifications`), in the same transaction.
+A product's price, sale price, currency and availability live on its own offer and go through
+the one door (`pricing.services`): a new product's offer gets a first observation, a change of
+any of them is a new observation. Every change is also left as a ProductNotice for the admins'
+batched mail (`pricewatch.catalog.notifications`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ EDITABLE_DEFAULTS: Final[dict[str, Any]] = {
 }
 REQUIRED: Final = ("sku", "title", "price", "currency")
 EDITABLE: Final = (*REQUIRED, *EDITABLE_DEFAULTS)
+# Fields stored on the product's offer (through the price door), not on the product.
 PRICE_FIELDS: Final = frozenset({"price", "sale_price", "currency", "availability"})
 METHOD: Final = "api"
 
@@ -92,6 +93,23 @@ def _shown(value: Any) -> Any:
     return value
 
 
+def _current(product: Product) -> dict[str, Any]:
+    """Every editable field's value: the product's own, and the price fields from its offer."""
+    values = {name: getattr(product, name) for name in EDITABLE if name not in PRICE_FIELDS}
+    values.update(prices.listing_of(product.offer)._asdict())
+    return values
+
+
+def _observation(values: Mapping[str, Any]) -> pricing.Observation:
+    return prices.observation_for(
+        price=values["price"],
+        sale_price=values["sale_price"],
+        currency=values["currency"],
+        availability=values["availability"],
+        method=METHOD,
+    )
+
+
 def create_product(*, actor: User | None, **fields: Any) -> Product:
     """Create a product and its own offer (first price observation) in one transaction."""
     unknown = set(fields) - set(EDITABLE)
@@ -109,17 +127,12 @@ def create_product(*, actor: User | None, **fields: Any) -> Product:
             kind=Offer.Kind.CATALOG,
             title=values["title"],
             image_url=values["image_link"],
-            observation=prices.observation_for(
-                price=values["price"],
-                sale_price=values["sale_price"],
-                currency=values["currency"],
-                availability=values["availability"],
-                method=METHOD,
-            ),
+            observation=_observation(values),
         )
+        columns = {name: value for name, value in values.items() if name not in PRICE_FIELDS}
         try:
             with transaction.atomic():
-                product = Product.objects.create(offer=offer, content_hash="", **values)
+                product = Product.objects.create(offer=offer, content_hash="", **columns)
         except IntegrityError as error:  # a concurrent create won the race for the sku
             raise _sku_taken(values["sku"]) from error
         _notice(action=ProductNotice.Action.CREATED, product=product, actor=actor)
@@ -149,36 +162,32 @@ def update_product(*, product: Product, actor: User | None, **changes: Any) -> P
                 fields={name: "This field cannot be empty."},
             )
     with transaction.atomic():
+        # The offer's row is locked too: its price is read here and moved by the door below.
         locked = Product.objects.select_for_update().select_related("offer").get(pk=product.pk)
+        current = _current(locked)
         changed = {
-            name: (getattr(locked, name), value)
+            name: (current[name], value)
             for name, value in changes.items()
-            if getattr(locked, name) != value
+            if current[name] != value
         }
-        merged = {name: getattr(locked, name) for name in EDITABLE}
-        merged.update(changes)
+        merged = {**current, **changes}
         _check_consistent(merged)
         if not changed:
             return locked
         if "sku" in changed and Product.objects.filter(sku=changes["sku"]).exists():
             raise _sku_taken(changes["sku"])
-        for name, (_, new) in changed.items():
-            setattr(locked, name, new)
+        columns = [name for name in changed if name not in PRICE_FIELDS]
+        for name in columns:
+            setattr(locked, name, changes[name])
         # The next feed import compares afresh: the product no longer is what its item said.
         locked.content_hash = locked.raw_hash = ""
         try:
             with transaction.atomic():
-                locked.save(update_fields=[*changed, "content_hash", "raw_hash", "updated_at"])
+                locked.save(update_fields=[*columns, "content_hash", "raw_hash", "updated_at"])
         except IntegrityError as error:
             raise _sku_taken(changes["sku"]) from error
         if PRICE_FIELDS & set(changed):
-            observation = prices.observation_for(
-                price=locked.price,
-                sale_price=locked.sale_price,
-                currency=locked.currency,
-                availability=locked.availability,
-                method=METHOD,
-            )
+            observation = _observation(merged)
             pricing.record_price(
                 locked.offer,
                 price=observation.price,

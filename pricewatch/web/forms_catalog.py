@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from django.template.defaultfilters import filesizeformat
 
-from pricewatch.catalog import selectors
+from pricewatch.catalog.filters import FACET_FIELDS
 
 # The sort choices the page offers (a whitelist of the API's ordering names).
 SORTS: Final = (
@@ -52,7 +52,7 @@ class CatalogFilterForm(forms.Form):
 def facet_values(query: QueryDict) -> dict[str, tuple[str, ...]]:
     """The ticked values of every facet; `colour` is accepted for `color` (as in the API)."""
     chosen: dict[str, tuple[str, ...]] = {}
-    for name in selectors.FACET_FIELDS:
+    for name in FACET_FIELDS:
         raw = query.getlist(name) + (query.getlist("colour") if name == "color" else [])
         values = [value.strip()[:MAX_VALUE_LENGTH] for value in raw if value.strip()]
         chosen[name] = tuple(dict.fromkeys(values))[:MAX_VALUES_PER_FACET]

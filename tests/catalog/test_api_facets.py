@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pricewatch.catalog import selectors
+from pricewatch.catalog import filters, selectors
 from tests.accounts.conftest import Api
 from tests.catalog import factories
 from tests.catalog.factories import make_product
@@ -45,7 +45,7 @@ def test_without_filters_every_facet_counts_every_active_product(api: Api, shelf
     assert values(body, "category") == [("Cups", 2), ("Mugs", 1)]
     assert values(body, "gender") == [("female", 1)]
     assert values(body, "condition") == [("new", 1)]
-    assert set(body["facets"]) == set(selectors.FACET_FIELDS)
+    assert set(body["facets"]) == set(filters.FACET_FIELDS)
 
 
 def test_a_facets_own_filter_is_left_out_when_counting_it(api: Api, shelf: None) -> None:
@@ -57,6 +57,28 @@ def test_a_facets_own_filter_is_left_out_when_counting_it(api: Api, shelf: None)
     assert values(body, "color") == [("red", 2), ("blue", 1)]
     # the other facets are counted under both filters
     assert values(body, "size") == [("L", 1), ("M", 1)]
+
+
+@pytest.mark.parametrize("index", [True, False], ids=["facet-index", "database"])
+def test_availability_is_the_offers_asked_and_answered_in_the_feeds_words(
+    api: Api, index: bool, settings: Any
+) -> None:
+    if not index:
+        settings.CATALOG_FACET_INDEX_MAX_PRODUCTS = 0
+    make_product(brand="Acme", availability="in_stock")
+    make_product(brand="Acme", availability="preorder")
+    make_product(brand="Bolt", availability="")  # the offer's availability is "unknown"
+
+    every = api.call("GET", URL).json()
+    preorder = api.call("GET", f"{URL}?availability=preorder").json()
+    unknown = api.call("GET", f"{URL}?availability=").json()
+    pricing_word = api.call("GET", f"{URL}?availability=unknown").json()
+
+    assert values(every, "availability") == [("in_stock", 1), ("preorder", 1)]
+    assert (preorder["count"], values(preorder, "brand")) == (1, [("Acme", 1)])
+    assert (unknown["count"], values(unknown, "brand")) == (1, [("Bolt", 1)])
+    assert (pricing_word["count"], values(pricing_word, "brand")) == (0, [])
+    assert values(pricing_word, "availability") == [("in_stock", 1), ("preorder", 1)]
 
 
 def test_several_values_of_one_facet_and_a_search(api: Api, shelf: None) -> None:

@@ -150,7 +150,7 @@ def test_values_are_normalised(api: Api, admin_token: str) -> None:
 
     assert response.status_code == 201, response.content
     product = Product.objects.get()
-    assert (product.sku, product.currency, product.title) == ("N-1", "USD", "Mug")
+    assert (product.sku, product.offer.currency, product.title) == ("N-1", "USD", "Mug")
     assert product.gtin == "4006381333931,0012345678905"
 
 
@@ -220,7 +220,7 @@ def test_patch_of_the_price_records_a_new_observation(api: Api, admin_token: str
     assert response.status_code == 200, response.content
     assert response.json()["current_price"] == "40.00"
     product.refresh_from_db()
-    assert product.price == Decimal("40") and product.content_hash == ""
+    assert product.offer.price == Decimal("40") and product.content_hash == ""
     assert PricePoint.objects.filter(offer=product.offer).count() == 2
     change = PriceChange.objects.get(offer=product.offer)
     assert (change.old_price, change.new_price) == (Decimal("50"), Decimal("40"))
@@ -245,6 +245,70 @@ def test_patch_of_availability_and_sale_price_goes_through_the_price_door(
     assert product.offer.price == Decimal("45")
     assert product.offer.regular_price == Decimal("50")
     assert product.offer.availability == "out_of_stock"
+
+
+def test_a_products_price_is_stored_once_on_its_offer() -> None:
+    stored = {field.name for field in Product._meta.get_fields()}
+
+    assert not stored & {"price", "sale_price", "currency", "availability"}
+
+
+def test_patch_of_the_price_moves_only_the_offer_through_the_price_door(
+    api: Api, admin_token: str
+) -> None:
+    product = make_product(price="50", sale_price="45", availability="preorder")
+    columns = Product.objects.filter(pk=product.pk).values().get()
+
+    response = api.call("PATCH", f"{URL}/{product.pk}", {"price": "60"}, token=admin_token)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["price"], body["sale_price"], body["current_price"]) == ("60.00", "45.00", "45.00")
+    assert (body["currency"], body["availability"]) == ("EUR", "preorder")
+    point = PricePoint.objects.filter(offer=product.offer).latest("observed_at")
+    assert (point.price, point.regular_price, point.method) == (
+        Decimal("45"),
+        Decimal("60"),
+        "api",
+    )
+    offer = Offer.objects.get(pk=product.offer_id)
+    assert (offer.price, offer.regular_price, offer.availability) == (
+        Decimal("45"),
+        Decimal("60"),
+        "preorder",
+    )
+    after = Product.objects.filter(pk=product.pk).values().get()
+    moved = {name for name in columns if columns[name] != after[name]}
+    assert moved == {"updated_at"}  # content_hash was already empty (made by the API)
+
+
+def test_a_sale_price_equal_to_the_price_is_no_sale(api: Api, admin_token: str) -> None:
+    response = api.call(
+        "POST", URL, product_body(price="20", sale_price="20"), token=admin_token
+    )
+
+    body = response.json()
+    assert (body["price"], body["sale_price"], body["current_price"]) == ("20.00", None, "20.00")
+    assert Offer.objects.get().regular_price is None
+
+
+def test_an_unknown_availability_is_shown_empty(api: Api, admin_token: str) -> None:
+    response = api.call("POST", URL, product_body(availability=""), token=admin_token)
+
+    assert response.json()["availability"] == ""
+    assert Offer.objects.get().availability == "unknown"
+
+
+def test_a_product_whose_offer_has_no_price_yet_shows_null_prices(api: Api) -> None:
+    product = make_product()
+    Offer.objects.filter(pk=product.offer_id).update(price=None, regular_price=None, currency="")
+
+    detail = api.call("GET", f"{URL}/{product.pk}").json()
+    listed = api.call("GET", URL).json()["items"][0]
+
+    for body in (detail, listed):
+        assert (body["price"], body["sale_price"], body["current_price"]) == (None, None, None)
+        assert body["currency"] == ""
 
 
 def test_patch_of_other_fields_records_no_price(api: Api, admin_token: str) -> None:
@@ -278,8 +342,8 @@ def test_patch_refuses_null_for_required_fields_and_a_sale_above_the_new_price(
 
     assert nulled.status_code == 422 and "title" in nulled.json()["detail"]
     assert cheaper.status_code == 422 and "sale_price" in cheaper.json()["fields"]
-    product.refresh_from_db()
-    assert product.price == Decimal("50")
+    product.offer.refresh_from_db()
+    assert (product.offer.regular_price, product.offer.price) == (Decimal("50"), Decimal("40"))
 
 
 def test_patch_to_a_taken_sku_is_a_conflict(api: Api, admin_token: str) -> None:

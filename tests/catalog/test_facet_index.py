@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 
 from pricewatch.catalog import facet_index, selectors
-from pricewatch.catalog.selectors import ProductFilters
+from pricewatch.catalog.filters import ProductFilters
 from tests.catalog.factories import make_product
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ def random_filters(rng: random.Random) -> ProductFilters:
         category=some(CATEGORIES),
         gender=some(["male", "female", "unisex"]),
         condition=some(["new", "used"]),
-        availability=some(["in_stock", "out_of_stock", "preorder"]),
+        availability=some(["in_stock", "out_of_stock", "preorder", "", "unknown"]),
         color=some(COLORS),
         size=some(SIZES),
         price_min=low,

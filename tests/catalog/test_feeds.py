@@ -777,7 +777,7 @@ def test_every_single_valued_attribute_has_a_converter() -> None:
 def test_currency_list_is_sane() -> None:
     assert {"USD", "EUR", "AED", "JPY", "GBP", "CHF", "SAR", "INR"} <= feeds.CURRENCIES
     assert not {"XAU", "XTS", "XXX", "ABC"} & feeds.CURRENCIES
-    assert all(len(code) == 3 and code.isupper() for code in feeds.ISO_4217)
+    assert all(len(code) == 3 and code.isupper() for code in feeds.CURRENCIES)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import environ
 import pytest
 
-from pricewatch.catalog import imports, tasks
+from pricewatch.catalog import imports, notifications, tasks
 from pricewatch.catalog.models import ImportJob
 from pricewatch.core.errors import TemporaryFailure
 from tests.accounts.factories import UserFactory
@@ -34,7 +34,7 @@ def use_smtp(settings: Any, url: str) -> None:
 def finished_job(tmp_path: Path, content: bytes) -> ImportJob:
     path = tmp_path / "feed.xml"
     path.write_bytes(content)
-    job = imports.start_import(path=path, enqueue=False)
+    job = imports.start_import(path=path)
     return imports.run_import(job.pk)
 
 
@@ -121,13 +121,13 @@ def test_smtp_trouble_releases_the_claim_so_a_retry_sends(
 
     # when the mail is attempted, then it fails with a retryable error and is not claimed
     with pytest.raises(TemporaryFailure):
-        imports.notify_admins(job.pk)
+        notifications.notify_admins(job.pk)
     job.refresh_from_db()
     assert job.notified_at is None
 
     # when the server is back, the retry sends it
     use_smtp(settings, smtp_server.url)
-    assert imports.notify_admins(job.pk) == 1
+    assert notifications.notify_admins(job.pk) == 1
     assert len(smtp_server.wait_for(1)) == 1
 
 
@@ -142,9 +142,9 @@ def test_running_an_import_enqueues_its_mail_after_commit(
     UserFactory(is_staff=True)
     path = tmp_path / "feed.xml"
     path.write_bytes(rss(item()))
-    job = imports.start_import(path=path, enqueue=False)
+    job = imports.start_import(path=path)
     with django_capture_on_commit_callbacks(execute=True):
-        imports.run_import(job.pk)
+        tasks.run_import_task(job.pk)
     assert len(mailoutbox) == 1
     assert "Import of feed.xml finished" in mailoutbox[0].subject
 
@@ -153,6 +153,6 @@ def test_a_queued_job_is_not_mailed(tmp_path: Path, mailoutbox: list[Any]) -> No
     UserFactory(is_staff=True)
     path = tmp_path / "feed.xml"
     path.write_bytes(rss(item()))
-    job = imports.start_import(path=path, enqueue=False)
-    assert imports.notify_admins(job.pk) == 0
+    job = imports.start_import(path=path)
+    assert notifications.notify_admins(job.pk) == 0
     assert mailoutbox == []

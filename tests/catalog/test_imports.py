@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pricewatch.catalog import imports
+from pricewatch.catalog import imports, prices
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
 from pricewatch.pricing.models import Offer, PriceChange, PricePoint
 from tests.catalog.factories import catalog_state
@@ -44,7 +44,7 @@ def run(
 ) -> ImportJob:
     path = tmp_path / name
     path.write_bytes(content)
-    job = imports.start_import(path=path, dry_run=dry_run, enqueue=False)
+    job = imports.start_import(path=path, dry_run=dry_run)
     return imports.run_import(job.pk)
 
 
@@ -87,8 +87,8 @@ def test_new_items_become_products_with_an_offer_and_a_first_price_point(
     assert [o[2] for o in outcomes(job)] == ["created", "created"]
     # and the products carry the feed's fields, extra attributes included
     mug = Product.objects.select_related("offer").get(sku="MUG")
-    assert (mug.price, mug.sale_price, mug.currency) == (Decimal("15"), Decimal("12.5"), "USD")
-    assert (mug.brand, mug.availability, mug.category) == ("Acme", "in_stock", "Home > Mugs")
+    assert prices.listing_of(mug.offer) == (Decimal("15"), Decimal("12.5"), "USD", "in_stock")
+    assert (mug.brand, mug.category) == ("Acme", "Home > Mugs")
     assert mug.link == "https://shop.example/mug"
     assert mug.extra["material"] == "Stoneware"
     assert mug.extra["shipping"] == [{"country": "US", "price": "4.95", "currency": "USD"}]
@@ -135,7 +135,6 @@ def test_a_changed_price_is_recorded_through_the_price_history(tmp_path: Path) -
     # then both are updated, and only A's price moved
     assert (job.updated_count, job.unchanged_count) == (2, 0)
     a = Product.objects.select_related("offer").get(sku="A")
-    assert a.price == Decimal("15")
     assert a.offer.price == Decimal("15")
     assert (a.offer.first_price, a.offer.highest_price) == (Decimal("20"), Decimal("20"))
     assert PricePoint.objects.filter(offer=a.offer).count() == 2
@@ -195,7 +194,7 @@ def test_duplicate_skus_last_one_wins_and_the_report_says_so(tmp_path: Path) -> 
 
     # then the last valid copy is the product, with one price point
     product = Product.objects.get(sku="DUP")
-    assert product.price == Decimal("12")
+    assert product.offer.price == Decimal("12")
     assert PricePoint.objects.filter(offer=product.offer).count() == 1
     # and the report explains each line
     assert outcomes(job) == [
@@ -221,7 +220,7 @@ def test_duplicates_across_many_buckets_and_batches(
 
     # then each sku holds its last price
     assert (job.created_count, job.duplicate_count, job.processed) == (40, 20, 60)
-    prices = dict(Product.objects.values_list("sku", "price"))
+    prices = dict(Product.objects.values_list("sku", "offer__price"))
     assert prices["S0"] == Decimal("41")
     assert prices["S39"] == Decimal("40")
     assert ImportItem.objects.filter(job=job).count() == 60
@@ -249,14 +248,14 @@ def test_dry_run_reports_without_writing_products(tmp_path: Path) -> None:
     assert job.dry_run
     assert (job.created_count, job.updated_count) == (1, 1)
     assert catalog_state() == before
-    assert Product.objects.get(sku="A").price == Decimal("5")
+    assert Product.objects.get(sku="A").offer.price == Decimal("5")
 
 
 def progress_seen(tmp_path: Path) -> list[tuple[int, int | None, int]]:
     """(done, total, stored processed) at every progress callback of a 10-item import."""
     path = tmp_path / "feed.xml"
     path.write_bytes(rss(*[item(sku=f"P{n}") for n in range(10)]))
-    job = imports.start_import(path=path, enqueue=False)
+    job = imports.start_import(path=path)
     seen: list[tuple[int, int | None, int]] = []
 
     def progress(done: int, total: int | None) -> None:
@@ -299,7 +298,7 @@ def test_a_stale_running_job_is_taken_over(tmp_path: Path) -> None:
     # given a job left running by a worker that died long ago
     path = tmp_path / "feed.xml"
     path.write_bytes(rss(item()))
-    job = imports.start_import(path=path, enqueue=False)
+    job = imports.start_import(path=path)
     from django.utils import timezone
 
     ImportJob.objects.filter(pk=job.pk).update(
@@ -313,7 +312,7 @@ def test_a_stale_running_job_is_taken_over(tmp_path: Path) -> None:
 def test_a_recently_started_running_job_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "feed.xml"
     path.write_bytes(rss(item()))
-    job = imports.start_import(path=path, enqueue=False)
+    job = imports.start_import(path=path)
     from django.utils import timezone
 
     ImportJob.objects.filter(pk=job.pk).update(
@@ -324,9 +323,7 @@ def test_a_recently_started_running_job_is_left_alone(tmp_path: Path) -> None:
 
 
 def test_the_sample_fixture_imports(tmp_path: Path) -> None:
-    job = imports.run_import(
-        imports.start_import(path=FIXTURES / "rss_valid.xml", enqueue=False).pk
-    )
+    job = imports.run_import(imports.start_import(path=FIXTURES / "rss_valid.xml").pk)
     assert job.status == ImportJob.Status.SUCCEEDED
     assert job.created_count == 3
     tv = Product.objects.get(sku="TV-22LB4510")
@@ -415,7 +412,7 @@ def test_a_malformed_document_fails_the_job_and_changes_nothing(tmp_path: Path, 
     assert not job.items.exists()
     assert (job.created_count, job.updated_count, job.rejected_count) == (0, 0, 0)
     assert catalog_state() == before
-    assert Product.objects.get(sku="A").price == Decimal("3")
+    assert Product.objects.get(sku="A").offer.price == Decimal("3")
     assert passwd_line() not in job.error
     # and no spool file is left behind
     assert list((tmp_path / "imports").iterdir()) == []
@@ -452,7 +449,7 @@ def test_external_entities_and_dtds_are_never_fetched(
 def test_an_unreadable_file_fails_the_job(tmp_path: Path) -> None:
     path = tmp_path / "feed.xml"
     path.write_bytes(rss(item()))
-    job = imports.start_import(path=path, enqueue=False)
+    job = imports.start_import(path=path)
     path.unlink()
     job = imports.run_import(job.pk)
     assert job.status == ImportJob.Status.FAILED
@@ -467,7 +464,7 @@ def test_an_unreadable_file_fails_the_job(tmp_path: Path) -> None:
 def test_upload_is_stored_under_import_dir(tmp_path: Path) -> None:
     import io
 
-    job = imports.start_import(upload=io.BytesIO(rss(item())), filename="f.xml", enqueue=False)
+    job = imports.start_import(upload=io.BytesIO(rss(item())), filename="f.xml")
     stored = Path(job.path)
     assert stored.parent == tmp_path / "imports"
     assert stored.read_bytes() == rss(item())
@@ -493,7 +490,7 @@ def test_an_upload_over_the_limit_is_refused_and_not_kept(settings: Any, tmp_pat
 
     stream = Endless()
     with pytest.raises(DomainError) as caught:
-        imports.start_import(upload=stream, enqueue=False)  # type: ignore[arg-type]
+        imports.start_import(upload=stream)  # type: ignore[arg-type]
     assert caught.value.status == 413
     assert stream.read_bytes <= imports.COPY_CHUNK
     assert list((tmp_path / "imports").iterdir()) == []

@@ -213,7 +213,7 @@ def test_list_is_paginated_newest_first(client: Client, admin_token: str, tmp_pa
 
     feed = tmp_path / "feed.xml"
     feed.write_bytes(rss(item()))
-    jobs = [imports.start_import(path=feed, enqueue=False) for _ in range(3)]
+    jobs = [imports.start_import(path=feed) for _ in range(3)]
     auth = {"HTTP_AUTHORIZATION": f"Bearer {admin_token}"}
 
     first = client.get(URL, {"page_size": 2}, **auth).json()
@@ -233,7 +233,7 @@ def test_report_pages_and_outcome_filter(client: Client, admin_token: str, tmp_p
 
     feed = tmp_path / "feed.xml"
     feed.write_bytes(rss(*[item(sku=f"S{n}", price="1 USD" if n % 2 else "x") for n in range(7)]))
-    job = imports.run_import(imports.start_import(path=feed, enqueue=False).pk)
+    job = imports.run_import(imports.start_import(path=feed).pk)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {admin_token}"}
 
     page = client.get(
@@ -263,7 +263,7 @@ def test_a_failed_job_shows_its_error_with_line_and_column(
 
     feed = tmp_path / "feed.xml"
     feed.write_bytes(rss(item(sku="A"), item(sku="B"))[:-30])
-    job = imports.run_import(imports.start_import(path=feed, enqueue=False).pk)
+    job = imports.run_import(imports.start_import(path=feed).pk)
     body = client.get(f"{URL}/{job.pk}", HTTP_AUTHORIZATION=f"Bearer {admin_token}").json()
     assert body["status"] == "failed"
     assert body["error"]["message"].startswith("truncated or malformed document")
@@ -289,7 +289,7 @@ def test_list_query_count_does_not_grow_with_jobs(
     feed = tmp_path / "feed.xml"
     feed.write_bytes(rss(item()))
     for _ in range(15):
-        imports.start_import(path=feed, enqueue=False)
+        imports.start_import(path=feed)
     with django_assert_max_num_queries(8):
         response = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {admin_token}")
     assert len(response.json()["items"]) == 15

@@ -8,16 +8,15 @@ and the products.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import transaction
 
-from pricewatch.catalog import feeds, imports, staging
+from pricewatch.catalog import feeds, imports, parallel, staging
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
 from tests.catalog.factories import catalog_state
 
@@ -39,14 +38,14 @@ def _import_dir(settings: Any, tmp_path: Path) -> Path:
 def parallel_runs(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
     """What each parallel staging attempt returned: an item count, or None (fell back)."""
     runs: list[int | None] = []
-    original = imports._stage_parallel
+    original = parallel.ParallelStager.stage
 
     def spy(*args: Any, **kwargs: Any) -> int | None:
         result = original(*args, **kwargs)
         runs.append(result)
         return result
 
-    monkeypatch.setattr(imports, "_stage_parallel", spy)
+    monkeypatch.setattr(parallel.ParallelStager, "stage", spy)
     return runs
 
 
@@ -109,7 +108,7 @@ def snapshot(job: ImportJob) -> dict[str, Any]:
 
 
 def run(path: Path) -> ImportJob:
-    job = imports.start_import(path=path, enqueue=False)
+    job = imports.start_import(path=path)
     return imports.run_import(job.pk)
 
 
@@ -133,6 +132,13 @@ def line_of(content: str, needle: str) -> int:
     """Line of the item start tag before `needle`."""
     at = content.index(needle)
     return content.count("\n", 0, content.rindex("<item", 0, at)) + 1
+
+
+UNCONVERTED = "unconverted"  # staged without being converted: the catalog held it
+
+
+def kind(item: staging.StagedItem) -> str:
+    return "converted" if item.converted else UNCONVERTED
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,7 +198,7 @@ def test_duplicates_in_different_parts_the_last_one_wins(
     assert parallel_runs == [93]
     assert actual == expected
     product = Product.objects.get(sku="DUP")
-    assert (product.title, str(product.price)) == ("Last", "12.0000")
+    assert (product.title, product.offer.price) == ("Last", Decimal("12"))
     last = line_of(content, "<g:title>Last")
     duplicates = [r for r in actual["report"] if r[1] == "DUP" and r[2] == "duplicate"]
     assert duplicates == [
@@ -355,7 +361,7 @@ def test_reimporting_unchanged_uses_the_fast_path_in_the_workers(
 
     def spy(job: ImportJob, spool: staging.Spool) -> Any:
         for bucket in range(spool.buckets):
-            kinds.extend(row[0] for rows in spool.read(bucket) for row in rows)
+            kinds.extend(kind(item) for item in spool.items(bucket))
         return original(job, spool)
 
     monkeypatch.setattr(imports, "_apply", spy)
@@ -365,7 +371,7 @@ def test_reimporting_unchanged_uses_the_fast_path_in_the_workers(
     assert parallel_runs == [200, 200]
     # every winning item was recognised by its digest in a worker (earlier duplicates differ
     # from the stored winner, so they are converted again, as sequentially)
-    assert kinds.count(staging.UNCHANGED) == first.created_count
+    assert kinds.count(UNCONVERTED) == first.created_count
     assert (catalog_state(), product_rows()) == state
     assert again.unchanged_count == first.created_count
     assert again.duplicate_count == first.duplicate_count
@@ -382,7 +388,7 @@ def test_parts_start_at_item_tags_and_cover_the_file(tmp_path: Path) -> None:
     content = rss(catalog_items(50))
     path = write(tmp_path, content)
 
-    plan = staging.plan(str(path), 4)
+    plan = parallel.plan(str(path), 4)
 
     assert plan is not None
     assert len(plan.splits) == 3
@@ -394,7 +400,7 @@ def test_parts_start_at_item_tags_and_cover_the_file(tmp_path: Path) -> None:
     assert [(p.start, p.end) for p in parts] == list(
         zip([0, *plan.splits], [*plan.splits, len(raw)], strict=True)
     )
-    counts = [staging.count_part(str(path), p.start, p.end) for p in parts]
+    counts = [parallel.count_part(str(path), p.start, p.end) for p in parts]
     assert sum(items for items, _ in counts) == feeds.count_items(path) == 50
     # a later part's document starts with the prefix: its line N is the file's N + offset
     prefix_lines = raw[: plan.prefix_end].count(b"\n")
@@ -414,22 +420,7 @@ def test_parts_start_at_item_tags_and_cover_the_file(tmp_path: Path) -> None:
 )
 def test_documents_that_are_never_split(tmp_path: Path, head: str) -> None:
     path = write(tmp_path, head + "<item><g:id>x</g:id></item>\n" * 50 + "</channel></rss>")
-    assert staging.plan(str(path), 4) is None
-
-
-def test_workers_load_neither_django_nor_celery() -> None:
-    probe = staging.WORKER_BOOTSTRAP.replace(
-        "staging.worker_main()\n",
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'django', 'celery', 'kombu'}))\n",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe, staging._ROOT],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert result.stdout.strip() == "[]"
+    assert parallel.plan(str(path), 4) is None
 
 
 def test_progress_moves_while_the_workers_stage(
@@ -442,7 +433,7 @@ def test_progress_moves_while_the_workers_stage(
     monkeypatch.setattr(imports, "BATCH", 5)
     monkeypatch.setattr(imports, "PROGRESS_SECONDS", 0)
     path = write(tmp_path, rss(catalog_items(40)))
-    job = imports.start_import(path=path, enqueue=False)
+    job = imports.start_import(path=path)
     seen: list[tuple[int, int | None, int]] = []
 
     def progress(done: int, total: int | None) -> None:
@@ -494,7 +485,7 @@ def staged_kinds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
     def spy(job: ImportJob, spool: staging.Spool) -> Any:
         for bucket in range(spool.buckets):
-            seen.extend((row[0], row[3]) for rows in spool.read(bucket) for row in rows)
+            seen.extend((kind(item), item.digest) for item in spool.items(bucket))
         return original(job, spool)
 
     monkeypatch.setattr(imports, "_apply", spy)
@@ -525,7 +516,7 @@ def test_a_reimport_knows_unchanged_items_by_their_bytes_alone(
     again = snapshot(run(path))
 
     # then every winning item was staged unchanged without being parsed (no parsed digest)
-    assert kinds.count((staging.UNCHANGED, "")) == first["counts"]["created"]
+    assert kinds.count((UNCONVERTED, "")) == first["counts"]["created"]
     assert again["report"] == as_reimport(first["report"])
     assert again["catalog"] == first["catalog"]
     assert parallel_runs == [200, 200]
@@ -543,7 +534,7 @@ def test_an_atom_reimport_knows_unchanged_entries_by_their_bytes(
     again = snapshot(run(path))
 
     # the 70 winning entries unparsed; the 30 superseded ones differ from their winner
-    assert kinds.count((staging.UNCHANGED, "")) == 70
+    assert kinds.count((UNCONVERTED, "")) == 70
     assert again["report"] == as_reimport(first["report"])
     assert again["catalog"] == first["catalog"]
 
@@ -565,15 +556,15 @@ def test_changed_bytes_are_parsed_and_the_product_learns_its_new_digest(
 
     assert (job.updated_count, job.unchanged_count, job.rejected_count) == (1, 49, 10)
     product = Product.objects.get(sku="SKU-7")
-    assert str(product.price) == "9.7500"
+    assert product.offer.price == Decimal("9.75")
     assert product.raw_hash not in ("", before)
     # the reformatted item was parsed (its parsed digest matched) and its new bytes stored
-    assert kinds.count((staging.UNCHANGED, "")) == 48
+    assert kinds.count((UNCONVERTED, "")) == 48
     relaid = Product.objects.get(sku="SKU-8").raw_hash
     kinds.clear()
     run(write(tmp_path, rss(items), "again.xml"))
     assert Product.objects.get(sku="SKU-8").raw_hash == relaid
-    assert kinds.count((staging.UNCHANGED, "")) == 50
+    assert kinds.count((UNCONVERTED, "")) == 50
 
 
 @pytest.mark.django_db(transaction=True)
@@ -651,7 +642,7 @@ def test_raw_spans_report_true_line_numbers_past_line_65535(
     job = run(path)
 
     # then every report line is the line of the item's start tag in the file
-    assert kinds.count((staging.UNCHANGED, "")) > 10_000
+    assert kinds.count((UNCONVERTED, "")) > 10_000
     lines = {sku: line for line, sku in job.items.values_list("line", "sku")}
     assert lines["FAR-BAD"] == line_of(content, "FAR-BAD") > 65_535
     assert lines["SKU-11999"] == line_of(content, "<g:id>SKU-11999<")
@@ -674,7 +665,7 @@ def test_raw_spans_report_true_line_numbers_past_line_65535(
     ],
 )
 def test_a_span_is_closed_only_when_its_end_tag_is_markup(span: bytes, closed: bool) -> None:
-    assert staging._lexically_closed(span, b"<item") is closed
+    assert parallel._lexically_closed(span, b"<item") is closed
 
 
 @pytest.mark.django_db(transaction=True)
@@ -732,7 +723,7 @@ def test_a_product_deleted_while_a_reimport_runs_is_reported_not_recreated(
     monkeypatch.setattr(imports, "_apply", original)
 
     # (by its bytes in workers, by its parsed digest in one process)
-    assert (staging.UNCHANGED, "") in kinds if workers > 1 else (staging.UNCHANGED, "") not in kinds
+    assert (UNCONVERTED, "") in kinds if workers > 1 else (UNCONVERTED, "") not in kinds
     item = job.items.get(sku="SKU-4")
     assert (item.outcome, item.reason) == (
         "rejected",

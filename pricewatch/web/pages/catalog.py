@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, Final
@@ -26,7 +27,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pricewatch.accounts.models import User
-from pricewatch.catalog import imports, selectors
+from pricewatch.catalog import imports, prices, selectors, tasks
+from pricewatch.catalog.filters import FACET_FIELDS, ProductFilters
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
 from pricewatch.core import money
 from pricewatch.core.errors import DomainError
@@ -88,6 +90,37 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 # --- the list ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One product of the list, with its price and availability as the card shows them."""
+
+    product: Product
+    offer: Offer
+    on_sale: bool
+    availability: str  # the feed's words; "" when unknown (no pill)
+    availability_label: str
+
+
+def _on_sale(offer: Offer) -> bool:
+    """Whether the current price is a sale (the offer keeps the list price meanwhile)."""
+    return (
+        offer.regular_price is not None
+        and offer.price is not None
+        and offer.price < offer.regular_price
+    )
+
+
+def _card(product: Product) -> Card:
+    availability = prices.listing_of(product.offer).availability
+    return Card(
+        product=product,
+        offer=product.offer,
+        on_sale=_on_sale(product.offer),
+        availability=availability,
+        availability_label=VALUE_LABELS["availability"].get(availability, availability),
+    )
+
+
 def _value_id(facet: str, value: str) -> str:
     # Stable ids keep keyboard focus on a check-box across htmx swaps.
     return f"f-{facet}-{hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest()[:10]}"
@@ -95,7 +128,7 @@ def _value_id(facet: str, value: str) -> str:
 
 def _facet_groups(facets: selectors.Facets, chosen: dict[str, tuple[str, ...]]) -> list[Any]:
     groups = []
-    for name in selectors.FACET_FIELDS:
+    for name in FACET_FIELDS:
         facet = facets.facets[name]
         ticked = set(chosen[name])
         labels = VALUE_LABELS.get(name, {})
@@ -165,7 +198,7 @@ def catalog_list(request: HttpRequest) -> HttpResponse:
         # Keep what parsed; drop only the fields in error (shown next to them).
         data = {key: value for key, value in form.cleaned_data.items() if key not in form.errors}
     chosen = facet_values(request.GET)
-    filters = selectors.ProductFilters(
+    filters = ProductFilters(
         brand=chosen["brand"],
         category=chosen["category"],
         gender=chosen["gender"],
@@ -191,15 +224,10 @@ def catalog_list(request: HttpRequest) -> HttpResponse:
             raise Http404(error.detail) from error
         raise
     facets = selectors.cached_product_facets(filters)
-    availability_labels = VALUE_LABELS["availability"]
-    for product in page.items:
-        product.availability_label = availability_labels.get(  # type: ignore[attr-defined]
-            product.availability, product.availability
-        )
     context = {
         "form": form,
         "page": page,
-        "products": page.items,
+        "cards": [_card(product) for product in page.items],
         "facet_groups": _facet_groups(facets, chosen),
         "chips": _chips(request, chosen),
         "filtered": any(chosen.values())
@@ -260,16 +288,13 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
     context = {
         "product": product,
         "offer": offer,
-        "currency": offer.currency or product.currency,
+        "currency": offer.currency,
         "availability_label": dict(Availability.choices).get(
-            offer.availability, product.availability
+            offer.availability, offer.availability
         ),
         "attributes": _attributes(product),
         "watchlists": watchlists,
-        # The offer keeps the list price while a sale price is the current one.
-        "on_sale": offer.regular_price is not None
-        and offer.price is not None
-        and offer.price < offer.regular_price,
+        "on_sale": _on_sale(offer),
     }
     return render(request, "web/catalog/detail.html", context)
 
@@ -373,6 +398,7 @@ def imports_page(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             form.add_error("file", error.detail)
         else:
+            tasks.queue_import(job.pk)
             return redirect("web:catalog_import", job_id=job.pk)
     jobs = Paginator(
         ImportJob.objects.select_related("created_by").order_by("-created_at", "-pk"),

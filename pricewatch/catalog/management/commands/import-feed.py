@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from pricewatch.catalog import imports
+from pricewatch.catalog import imports, tasks
 from pricewatch.catalog.models import ImportJob
 from pricewatch.core.errors import DomainError
 
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
         try:
-            job = imports.start_import(path=path, dry_run=options["dry_run"], enqueue=False)
+            job = imports.start_import(path=path, dry_run=options["dry_run"])
         except DomainError as error:
             raise CommandError(error.detail) from error
         # The bar goes to stderr so the summary on stdout stays clean for scripts.
@@ -52,7 +52,9 @@ class Command(BaseCommand):
                     bar.total = total
                 bar.update(done - bar.n)
 
-            job = imports.run_import(job.pk, progress=progress)
+            job = imports.run_import(
+                job.pk, progress=progress, on_finished=tasks.send_import_mail.delay
+            )
         self._report(job)
         if job.status == ImportJob.Status.FAILED:
             raise CommandError(f"import failed: {self._error(job)}", returncode=1)
