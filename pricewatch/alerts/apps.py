@@ -3,12 +3,11 @@ from django.apps import AppConfig
 
 class AlertsConfig(AppConfig):
     name = "pricewatch.alerts"
-    label = "alerts"
-    default_auto_field = "django.db.models.BigAutoField"
     verbose_name = "Alerts"
 
     def ready(self) -> None:
-        # Imported here: AppConfig.ready: the app's modules need the models loaded.
+        # Imported once the models are loaded: alerts evaluate every recorded price change and
+        # deliver what is due on the dispatcher's tick.
         from pricewatch.alerts import dispatch  # noqa: PLC0415
         from pricewatch.core import dispatchers  # noqa: PLC0415
         from pricewatch.pricing import events  # noqa: PLC0415

@@ -11,7 +11,6 @@ import ipaddress
 import logging
 import smtplib
 import socket
-from types import TracebackType
 
 import apprise
 from django.conf import settings
@@ -139,12 +138,7 @@ class MailSession:
     def __enter__(self) -> MailSession:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:

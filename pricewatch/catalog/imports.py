@@ -24,11 +24,11 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, NamedTuple, Protocol
+from typing import IO, Any, Final, NamedTuple, Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -139,6 +139,13 @@ class _Counts:
     rejected: int = 0
     duplicate: int = 0
 
+    def job_fields(self) -> dict[str, int]:
+        """The job's columns for these counts (created_count, ...)."""
+        return {f"{name}_count": getattr(self, name) for name in _COUNTED}
+
+
+_COUNTED: Final = tuple(field.name for field in fields(_Counts))
+
 
 def run_import(
     job_id: int,
@@ -180,11 +187,7 @@ def run_import(
                 finished_at=timezone.now(),
                 processed=processed,
                 total=processed,
-                created_count=counts.created,
-                updated_count=counts.updated,
-                unchanged_count=counts.unchanged,
-                rejected_count=counts.rejected,
-                duplicate_count=counts.duplicate,
+                **counts.job_fields(),
             )
             if on_finished is not None:
                 transaction.on_commit(lambda: on_finished(job_id))
@@ -225,11 +228,7 @@ def _fail(
         error=message,
         error_line=line,
         error_column=column,
-        created_count=0,
-        updated_count=0,
-        unchanged_count=0,
-        rejected_count=0,
-        duplicate_count=0,
+        **_Counts().job_fields(),
     )
     if on_finished is not None:
         job_id = job.pk
@@ -545,10 +544,4 @@ def first_rejections(job: ImportJob, limit: int = 20) -> list[ImportItem]:
 
 
 def summary(job: ImportJob) -> Mapping[str, int]:
-    return {
-        "created": job.created_count,
-        "updated": job.updated_count,
-        "unchanged": job.unchanged_count,
-        "rejected": job.rejected_count,
-        "duplicate": job.duplicate_count,
-    }
+    return {name: getattr(job, f"{name}_count") for name in _COUNTED}

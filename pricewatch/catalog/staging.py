@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Final, NamedTuple, Protocol
 
 from pricewatch.catalog import feeds
@@ -149,36 +148,31 @@ def extra_json(item: feeds.FeedItem) -> str:
     return _encode_json(extra) if extra else "{}"
 
 
+# The feed item's text fields that StagedItem holds under the same name, in its field order.
+_SAME_NAMED: Final = attrgetter(*PRODUCT_COLUMNS[: PRODUCT_COLUMNS.index("link")])
+
+
 def staged_item(item: feeds.FeedItem, raw_digest: str = "") -> StagedItem:
-    """The row of a valid item."""
+    """The row of a valid item (positional: it is built for every item of every feed)."""
     sale = item.sale_price
-    return StagedItem(
-        line=item.line,
-        sku=item.sku,
-        digest=item.digest,
-        raw_digest=raw_digest,
-        product_id=None,
-        converted=True,
-        gtin=item.gtin,
-        mpn=item.mpn,
-        title=item.title,
-        description=item.description,
-        brand=item.brand,
-        category=item.category,
-        google_product_category=item.google_product_category,
-        gender=item.gender,
-        condition=item.condition,
-        age_group=item.age_group,
-        color=item.color,
-        size=item.size,
-        link=item.link or "",
-        image_link=item.image_link or "",
-        quantity=item.quantity,
-        extra=extra_json(item),
-        price=str(item.price),
-        sale_price=None if sale is None else str(sale),
-        currency=item.currency,
-        availability=item.availability,
+    return StagedItem._make(
+        (
+            item.line,
+            item.sku,
+            item.digest,
+            raw_digest,
+            None,
+            True,
+            *_SAME_NAMED(item),
+            item.link or "",
+            item.image_link or "",
+            item.quantity,
+            extra_json(item),
+            str(item.price),
+            None if sale is None else str(sale),
+            item.currency,
+            item.availability,
+        )
     )
 
 
@@ -223,12 +217,7 @@ class SpoolWriter:
         self.rejected_file = spool_path(self.base, self.part, "rejected").open("wb")
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         for out in [*self.files, self.rejected_file]:
             if out is not None:
                 out.close()

@@ -3,4 +3,3 @@ from django.apps import AppConfig
 
 class CoreConfig(AppConfig):
     name = "pricewatch.core"
-    label = "core"

@@ -15,7 +15,6 @@ import pickle
 import queue
 import traceback
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any
 
 import django
@@ -55,12 +54,7 @@ class Workers:
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         for process in self._processes:
             if process.is_alive():
                 process.terminate()

@@ -3,11 +3,10 @@ from django.apps import AppConfig
 
 class TrackingConfig(AppConfig):
     name = "pricewatch.tracking"
-    label = "tracking"
     verbose_name = "Price tracking"
 
     def ready(self) -> None:
-        # Imported here: AppConfig.ready: the app's modules need the models loaded.
+        # Imported once the models are loaded: checks are due on the dispatcher's tick.
         from pricewatch.core import dispatchers  # noqa: PLC0415
         from pricewatch.tracking import dispatch  # noqa: PLC0415
 

@@ -283,9 +283,7 @@ def test_patch_of_the_price_moves_only_the_offer_through_the_price_door(
 
 
 def test_a_sale_price_equal_to_the_price_is_no_sale(api: Api, admin_token: str) -> None:
-    response = api.call(
-        "POST", URL, product_body(price="20", sale_price="20"), token=admin_token
-    )
+    response = api.call("POST", URL, product_body(price="20", sale_price="20"), token=admin_token)
 
     body = response.json()
     assert (body["price"], body["sale_price"], body["current_price"]) == ("20.00", None, "20.00")

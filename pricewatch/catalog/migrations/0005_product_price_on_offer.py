@@ -8,61 +8,36 @@ what a buyer pays, the list price while on sale, the currency and the availabili
 
 from django.db import migrations, models
 
+LIVE = models.Q(active=True)
+# The partial indexes over live products, rebuilt without the dropped columns.
+LIVE_INDEXES = {
+    "product_live_facets": ["brand", "category", "gender", "condition", "color", "size", "offer"],
+    "product_live_category": ["category"],
+    "product_live_color_size": ["color", "size"],
+}
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0004_lean_indexes'),
-        ('pricing', '0002_lean_indexes'),
+        ("catalog", "0004_lean_indexes"),
+        ("pricing", "0002_lean_indexes"),
     ]
 
     operations = [
-        migrations.RemoveConstraint(
-            model_name='product',
-            name='product_price_not_negative',
+        *(
+            migrations.RemoveConstraint(model_name="product", name=name)
+            for name in ("product_price_not_negative", "product_sale_price_not_negative")
         ),
-        migrations.RemoveConstraint(
-            model_name='product',
-            name='product_sale_price_not_negative',
+        *(migrations.RemoveIndex(model_name="product", name=name) for name in LIVE_INDEXES),
+        *(
+            migrations.RemoveField(model_name="product", name=name)
+            for name in ("availability", "currency", "price", "sale_price")
         ),
-        migrations.RemoveIndex(
-            model_name='product',
-            name='product_live_facets',
-        ),
-        migrations.RemoveIndex(
-            model_name='product',
-            name='product_live_category',
-        ),
-        migrations.RemoveIndex(
-            model_name='product',
-            name='product_live_color_size',
-        ),
-        migrations.RemoveField(
-            model_name='product',
-            name='availability',
-        ),
-        migrations.RemoveField(
-            model_name='product',
-            name='currency',
-        ),
-        migrations.RemoveField(
-            model_name='product',
-            name='price',
-        ),
-        migrations.RemoveField(
-            model_name='product',
-            name='sale_price',
-        ),
-        migrations.AddIndex(
-            model_name='product',
-            index=models.Index(condition=models.Q(('active', True)), fields=['brand', 'category', 'gender', 'condition', 'color', 'size', 'offer'], name='product_live_facets'),
-        ),
-        migrations.AddIndex(
-            model_name='product',
-            index=models.Index(condition=models.Q(('active', True)), fields=['category'], name='product_live_category'),
-        ),
-        migrations.AddIndex(
-            model_name='product',
-            index=models.Index(condition=models.Q(('active', True)), fields=['color', 'size'], name='product_live_color_size'),
+        *(
+            migrations.AddIndex(
+                model_name="product",
+                index=models.Index(condition=LIVE, fields=fields, name=name),
+            )
+            for name, fields in LIVE_INDEXES.items()
         ),
     ]
