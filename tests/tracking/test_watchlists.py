@@ -62,8 +62,6 @@ def make_product(sku: str = "SKU-1", price: str = "25.00", active: bool = True) 
     return Product.objects.create(
         sku=sku,
         title=f"Product {sku}",
-        price=Decimal(price),
-        currency="EUR",
         offer=offer,
         active=active,
     )

@@ -362,7 +362,7 @@ def test_a_running_job_page_polls_and_a_finished_poll_reloads(client: Client) ->
     from pricewatch.catalog import imports
 
     client.force_login(UserFactory(is_staff=True))
-    job = imports.start_import(upload=_bytes(rss(item(sku="A"))), filename="f.xml", enqueue=False)
+    job = imports.start_import(upload=_bytes(rss(item(sku="A"))), filename="f.xml")
     ImportJob.objects.filter(pk=job.pk).update(status="running", total=10, processed=4)
 
     page = client.get(f"/catalog/imports/{job.pk}/").content.decode()
