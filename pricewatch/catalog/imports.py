@@ -353,17 +353,18 @@ CREATED, UPDATED, UNCHANGED = (
 DELETED_MEANWHILE = "the product was deleted while the feed was importing; import it again"
 
 
-def _outcome(item: staging.StagedItem, stored: _Stored | None) -> str:
+def _outcome(item: staging.StagedItem, stored: _Stored | None, named_sku: str | None) -> str:
     """The one rule: an item is unchanged when the catalog holds its content digest.
 
-    A stager leaves an item unconverted only when the catalog held it at staging time (by its
-    digest, or by its bytes for the product `product_id`); if that product has gone since, the
-    item cannot be created (it was never converted) and is rejected instead.
+    A stager leaves an item unconverted only when the catalog held it at staging time: by its
+    digest (`stored` is then what the catalog holds for its sku), or by its bytes for the
+    product `product_id` (`named_sku` is then that product's sku now). If that product has gone
+    since, the item cannot be created (it was never converted) and is rejected instead.
     """
+    if item.product_id is not None:
+        return UNCHANGED if named_sku == item.sku else ImportItem.Outcome.REJECTED
     if not item.converted:
-        if stored is None or item.product_id not in (None, stored.id):
-            return ImportItem.Outcome.REJECTED
-        return UNCHANGED
+        return ImportItem.Outcome.REJECTED if stored is None else UNCHANGED
     if stored is None:
         return CREATED
     return UNCHANGED if item.digest == stored.content_hash else UPDATED
@@ -400,7 +401,8 @@ def _apply(job: ImportJob, spool: staging.Spool) -> _Counts:
 def _apply_batch(
     batch: Sequence[staging.StagedItem], dry_run: bool, counts: _Counts, report: _Report
 ) -> None:
-    stored = _stored([item.sku for item in batch])
+    stored = _stored([item.sku for item in batch if item.product_id is None])
+    named = _skus_now([item.product_id for item in batch if item.product_id is not None])
     created: list[staging.StagedItem] = []
     updated: list[tuple[_Stored, staging.StagedItem]] = []
     # Unchanged products whose item came in bytes new to them (first staged from its bytes, or
@@ -410,7 +412,8 @@ def _apply_batch(
     learned: list[tuple[str, int]] = []
     for item in batch:
         current = stored.get(item.sku)
-        outcome = _outcome(item, current)
+        named_sku = None if item.product_id is None else named.get(item.product_id)
+        outcome = _outcome(item, current, named_sku)
         if outcome == CREATED:
             counts.created += 1
             created.append(item)
@@ -419,10 +422,14 @@ def _apply_batch(
             counts.updated += 1
             updated.append((current, item))
         elif outcome == UNCHANGED:
-            assert current is not None
             counts.unchanged += 1
-            vouched = item.digest and item.digest == current.content_hash
-            if vouched and item.raw_digest and current.raw_hash != item.raw_digest:
+            if (
+                current is not None
+                and item.raw_digest
+                and current.raw_hash != item.raw_digest
+                and item.digest
+                and item.digest == current.content_hash
+            ):
                 learned.append((item.raw_digest, current.id))
         else:
             counts.rejected += 1
@@ -451,6 +458,13 @@ def _stored(skus: list[str]) -> dict[str, _Stored]:
             select, bulk.quote("sku"), skus
         )
     }
+
+
+def _skus_now(ids: list[int]) -> dict[int, str]:
+    """The skus of these products now (by primary key: what the sku index alone answers)."""
+    columns = f"{bulk.quote('id')}, {bulk.quote('sku')}"
+    select = f"SELECT {columns} FROM {bulk.table(Product)} WHERE"  # noqa: S608
+    return dict(bulk.select_in(select, bulk.quote("id"), ids))
 
 
 def _observation(item: staging.StagedItem) -> pricing.Observation:

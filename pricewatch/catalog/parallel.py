@@ -61,8 +61,8 @@ class ParallelStager:
         parts = file_plan.parts()
         try:
             with processes.Workers(len(parts)) as workers:
-                # (The workers set Django up meanwhile.)
-                counts = [count_part(file_plan.path, part.start, part.end) for part in parts]
+                workers.run(_count_part, [(file_plan.path, part.start, part.end) for part in parts])
+                counts = workers.results(lambda done: None)
                 spool.buckets = progress.counted(sum(items for items, _ in counts))
                 spool.parts = len(parts)
                 offsets = file_plan.line_offsets([newlines for _, newlines in counts])
@@ -308,6 +308,10 @@ def _next_item_start(source: IO[bytes], at: int, item_start: re.Pattern[bytes]) 
         if len(window) <= _SPLIT_WINDOW:
             return None
         position += _SPLIT_WINDOW
+
+
+def _count_part(report: processes.Report, path: str, start: int, end: int) -> tuple[int, int]:
+    return count_part(path, start, end)
 
 
 def count_part(path: str, start: int, end: int) -> tuple[int, int]:

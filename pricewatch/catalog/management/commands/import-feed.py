@@ -13,6 +13,9 @@ from pricewatch.catalog import imports, tasks
 from pricewatch.catalog.models import ImportJob
 from pricewatch.core.errors import DomainError
 
+# No tqdm monitor thread: a process with one thread forks its parsing workers (core.processes).
+tqdm.monitor_interval = 0
+
 
 class Command(BaseCommand):
     help = (
