@@ -11,6 +11,7 @@ project, so a spawned worker can load it before Django is set up.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing
 import pickle
@@ -55,12 +56,18 @@ class Workers:
         # parallel test runner does for its own workers).
         names = {alias: connections[alias].settings_dict["NAME"] for alias in connections}
         self._processes: list[Any] = []
-        for index, inbox in enumerate(self._inboxes):
-            process = context.Process(
-                target=_run, args=(names, self._events, index, inbox), daemon=True
-            )
-            process.start()
-            self._processes.append(process)
+        # Forked workers would otherwise walk (and so copy) every object they inherit in
+        # their first garbage collections: frozen objects are left out (see gc.freeze).
+        gc.freeze()
+        try:
+            for index, inbox in enumerate(self._inboxes):
+                process = context.Process(
+                    target=_run, args=(names, self._events, index, inbox), daemon=True
+                )
+                process.start()
+                self._processes.append(process)
+        finally:
+            gc.unfreeze()
 
     def __enter__(self) -> Workers:
         return self
