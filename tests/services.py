@@ -53,6 +53,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def use_smtp_port(settings: Any, port: int, *, timeout: int = 5) -> None:
+    """Send the test's mail over plain SMTP to 127.0.0.1:`port`."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = timeout
+
+
 class _Collector:
     def __init__(self) -> None:
         self.messages: list[Message] = []

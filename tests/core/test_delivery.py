@@ -18,22 +18,11 @@ from django.utils import timezone
 from pricewatch.core import delivery
 from pricewatch.core.errors import PermanentFailure, TemporaryFailure
 from pricewatch.core.models import Delivery
-from tests.services import SMTPServer, free_port
+from tests.services import SMTPServer, free_port, use_smtp_port
 
 pytestmark = pytest.mark.django_db
 
 KEY = "test-mail:1"
-
-
-def use_port(settings: Any, port: int) -> None:
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 5
 
 
 def send_mail() -> int:
@@ -82,7 +71,7 @@ def test_a_row_another_claimer_holds_is_not_sent() -> None:
 def test_two_claimers_at_the_same_moment_send_one_mail(settings: Any) -> None:
     server = SMTPServer()
     server.start()
-    use_port(settings, server.port)
+    use_smtp_port(settings, server.port)
     barrier = threading.Barrier(2)
     results: list[int | None] = []
     errors: list[BaseException] = []
@@ -113,7 +102,7 @@ def test_two_claimers_at_the_same_moment_send_one_mail(settings: Any) -> None:
 def test_a_temporary_failure_is_retried_and_then_sent(settings: Any) -> None:
     # given a mail server that is down
     port = free_port()
-    use_port(settings, port)
+    use_smtp_port(settings, port)
 
     # when the message is sent, then the failure is temporary and the message stays queued
     with pytest.raises(TemporaryFailure, match="refused the connection"):
@@ -146,7 +135,7 @@ def test_a_permanent_failure_is_not_retried(settings: Any) -> None:
     port = free_port()
     controller = Controller(_Refusing(), hostname="127.0.0.1", port=port)
     controller.start()
-    use_port(settings, port)
+    use_smtp_port(settings, port)
     try:
         with pytest.raises(PermanentFailure, match="550"):
             delivery.send_once(KEY, send_mail)

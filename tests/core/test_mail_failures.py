@@ -13,7 +13,7 @@ from django.core.mail import EmailMessage
 
 from pricewatch.core import mail
 from pricewatch.core.errors import PermanentFailure, TemporaryFailure
-from tests.services import free_port
+from tests.services import free_port, use_smtp_port
 
 
 class Answering:
@@ -43,17 +43,6 @@ class Answering:
         return self.reply if self.command == "DATA" else "250 Message accepted"
 
 
-def use_port(settings: Any, port: int) -> None:
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 1
-
-
 def failure_of_sending() -> TemporaryFailure | PermanentFailure:
     message = EmailMessage(
         "Price drop", "It is cheaper now.", "pw@example.com", ["ann@example.com"]
@@ -72,7 +61,7 @@ def answering(settings: Any) -> Iterator[Any]:
         controller = Controller(Answering(command, reply), hostname="127.0.0.1", port=port)
         controller.start()
         controllers.append(controller)
-        use_port(settings, port)
+        use_smtp_port(settings, port, timeout=1)
 
     yield start
     for controller in controllers:
@@ -104,7 +93,7 @@ def test_real_smtp_answers_are_classified_by_what_they_refuse_and_their_code(
 
 
 def test_a_server_that_is_down_is_a_temporary_failure(settings: Any) -> None:
-    use_port(settings, free_port())  # nothing listens there
+    use_smtp_port(settings, free_port(), timeout=1)  # nothing listens there
 
     failure = failure_of_sending()
 
@@ -116,7 +105,7 @@ def test_a_server_that_never_answers_is_a_temporary_failure(settings: Any) -> No
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        use_port(settings, silent.getsockname()[1])
+        use_smtp_port(settings, silent.getsockname()[1], timeout=1)
 
         failure = failure_of_sending()
 
