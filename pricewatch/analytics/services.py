@@ -41,13 +41,13 @@ class FlushReport:
     beacons: int
 
 
-def flush_on_tick() -> FlushReport | None:
+def flush_on_tick() -> dict[str, int] | None:
     """The dispatcher's tick: salts ready for tomorrow, the buffer written, old rows purged."""
     ensure_salts()
     report = flush()
     if cache.add(PURGE_MARK, 1, 3600):
         purge()
-    return report
+    return None if report is None else {"views": report.views, "beacons": report.beacons}
 
 
 def ensure_salts(today: date | None = None) -> None:

@@ -11,7 +11,6 @@ import ipaddress
 import secrets
 import threading
 from datetime import date
-from functools import cache
 from urllib.parse import urlsplit
 
 from crawlerdetect import CrawlerDetect
@@ -25,7 +24,6 @@ _salts_lock = threading.Lock()
 _crawlers = threading.local()
 
 
-@cache
 def _trusted_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(
         ipaddress.ip_network(entry, strict=False) for entry in settings.ANALYTICS_TRUSTED_PROXIES
