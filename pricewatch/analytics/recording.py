@@ -37,23 +37,27 @@ def record_view(request: HttpRequest, *, product_id: int, source: str = "web") -
     now = _today()
     address = visitors.client_address(request)
     visitor = visitors.visitor_id(address=address, user_agent=user_agent, day=now.date())
+    # Cache entries carry their own times: the cache's expiry only collects garbage, so the
+    # rules read the same on Redis and in local memory (and under a patched clock in tests).
+    now_seconds = time.time()
     seen_key = f"analytics:seen:{visitor}:{product_id}"
     earlier = cache.get(seen_key)
-    if earlier is not None:
-        return str(earlier)
+    if earlier is not None and now_seconds - earlier[1] < settings.ANALYTICS_RELOAD_SECONDS:
+        return str(earlier[0])
     # One address rotating user agents is still one flood: its views per minute are capped.
-    flood_key = "analytics:flood:" + visitors.visitor_id(
+    minute = int(now_seconds // 60)
+    flood_key = f"analytics:flood:{minute}:" + visitors.visitor_id(
         address=address, user_agent="", day=now.date()
     )
-    cache.add(flood_key, 0, 60)
+    cache.add(flood_key, 0, 120)
     try:
         if cache.incr(flood_key) > settings.ANALYTICS_MAX_VIEWS_PER_ADDRESS_PER_MINUTE:
             return None
     except ValueError:
         pass  # expired between add and incr: let this one through
     key = secrets.token_hex(16)
-    cache.set(seen_key, key, settings.ANALYTICS_RELOAD_SECONDS)
-    cache.set(f"analytics:visit:{key}", visitor, settings.ANALYTICS_VISIT_TIMEOUT_MINUTES * 60)
+    cache.set(seen_key, (key, now_seconds), settings.ANALYTICS_RELOAD_SECONDS + 1)
+    cache.set(_visit_entry(key), (visitor, now_seconds), _timeout_seconds())
     session = request.COOKIES.get(SESSION_COOKIE, "")
     buffer.push(
         {
@@ -65,7 +69,7 @@ def record_view(request: HttpRequest, *, product_id: int, source: str = "web") -
             "referrer": visitors.referrer_host(request),
             "agent": visitors.agent_family(user_agent),
             "source": source,
-            "at": time.time(),
+            "at": now_seconds,
         }
     )
     return key
@@ -90,9 +94,11 @@ def record_beacon(request: HttpRequest, *, key: str) -> None:
         raise BeaconRefused("No such visit.", 404)
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in {"same-origin", "none"}:
         raise BeaconRefused("Beacons are accepted from this site's pages only.", 403)
-    owner = cache.get(f"analytics:visit:{key}")
-    if owner is None:
+    now_seconds = time.time()
+    entry = cache.get(_visit_entry(key))
+    if entry is None or now_seconds - entry[1] > _timeout_seconds():
         raise BeaconRefused("No such visit, or it has ended.", 404)
+    owner = entry[0]
     user_agent = request.headers.get("User-Agent", "")[:512]
     visitor = visitors.visitor_id(
         address=visitors.client_address(request), user_agent=user_agent, day=_today().date()
@@ -100,7 +106,17 @@ def record_beacon(request: HttpRequest, *, key: str) -> None:
     if visitor != owner:
         # Same answer as an unknown key: a forger learns nothing about other visits.
         raise BeaconRefused("No such visit, or it has ended.", 404)
-    if not cache.add(f"analytics:beat:{key}", 1, settings.ANALYTICS_BEACON_MIN_SECONDS):
+    last_beat = cache.get(f"analytics:beat:{key}")
+    if last_beat is not None and now_seconds - last_beat < settings.ANALYTICS_BEACON_MIN_SECONDS:
         raise BeaconRefused("Too many beacons for this visit.", 429)
-    cache.touch(f"analytics:visit:{key}", settings.ANALYTICS_VISIT_TIMEOUT_MINUTES * 60)
-    buffer.push({"t": "beat", "key": key, "visitor": visitor, "at": time.time()})
+    cache.set(f"analytics:beat:{key}", now_seconds, settings.ANALYTICS_BEACON_MIN_SECONDS + 1)
+    cache.set(_visit_entry(key), (owner, now_seconds), _timeout_seconds())
+    buffer.push({"t": "beat", "key": key, "visitor": visitor, "at": now_seconds})
+
+
+def _visit_entry(key: str) -> str:
+    return f"analytics:visit:{key}"
+
+
+def _timeout_seconds() -> int:
+    return int(settings.ANALYTICS_VISIT_TIMEOUT_MINUTES * 60)
