@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import redis
 from django.conf import settings
@@ -29,6 +29,8 @@ REDIS_KEY = "pricewatch:analytics:events"
 
 _lock = threading.Lock()
 _redis_clients: dict[str, Any] = {}
+# This process's open spool file, by slot; replaced when the slot changes.
+_spools: dict[int, TextIO] = {}
 
 
 def _redis() -> Any:
@@ -51,9 +53,17 @@ def push(event: Event) -> None:
         _redis().rpush(REDIS_KEY, line)
         return
     slot = int(time.time()) // SLOT_SECONDS
-    path = spool_dir() / f"{slot:012d}-{os.getpid()}.jsonl"
-    with _lock, path.open("a", encoding="utf-8") as spool:
+    with _lock:
+        spool = _spools.get(slot)
+        if spool is None:
+            for stale in _spools.values():
+                stale.close()
+            _spools.clear()
+            path = spool_dir() / f"{slot:012d}-{os.getpid()}.jsonl"
+            spool = _spools[slot] = path.open("a", encoding="utf-8")
+        # One write per line, flushed at once: the worker may read any closed slot's file.
         spool.write(line + "\n")
+        spool.flush()
 
 
 def drain(*, include_open: bool = False) -> Iterator[list[Event]]:

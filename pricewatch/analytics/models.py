@@ -78,7 +78,14 @@ class ProductDay(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["product", "day"], name="analytics_product_day_unique")
         ]
-        indexes = [models.Index(fields=["day", "product"])]
+        # Covering on PostgreSQL: "popular" sums a window's views from the index alone.
+        indexes = [
+            models.Index(
+                fields=["day", "product"],
+                include=["views", "visitors"],
+                name="analytics_day_product_views",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"product {self.product_id} on {self.day}"
