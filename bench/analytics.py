@@ -8,7 +8,8 @@ first append to the commit (target: >= 5,000 views/s on PostgreSQL).
 Reports: roll-up rows for 2,000 products over 365 days standing for 10,000,000 visits are
 generated directly with bulk.insert (not through visits: that would take the ingestion path
 ~30 minutes) and VACUUM ANALYZEd as autovacuum would; then popular products for 30-day
-windows and one product's daily stats for a year are timed (target: <= 50 ms each). The PostgreSQL database named in the URL is dropped first.
+windows and one product's daily stats for a year are timed (target: <= 50 ms each).
+The PostgreSQL database named in the URL is dropped first.
 """
 
 from __future__ import annotations
