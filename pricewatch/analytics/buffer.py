@@ -80,6 +80,12 @@ def drain(*, include_open: bool = False) -> Iterator[list[Event]]:
             yield [json.loads(line) for line in lines]
         return
     closed_before = int(time.time()) // SLOT_SECONDS
+    with _lock:
+        # A writer in this same process (tests, benchmarks, a worker that serves pages) must
+        # not keep appending to a file that is being drained.
+        for spool in _spools.values():
+            spool.close()
+        _spools.clear()
     for path in sorted(spool_dir().glob("*.jsonl")):
         slot = int(path.name.split("-", 1)[0])
         if slot >= closed_before and not include_open:

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 
-from pricewatch.analytics import services, visitors
+from pricewatch.analytics import buffer, services, visitors
 from pricewatch.analytics.models import Salt, SiteDay, Visit, VisitorDay
 from pricewatch.core import tasks
 from tests.analytics.conftest import browser
@@ -71,3 +71,16 @@ def test_purge_drops_old_salts_visitor_days_and_visits_past_retention(settings: 
     assert list(VisitorDay.objects.values_list("visitor", flat=True)) == ["b"]
     assert list(Visit.objects.values_list("key", flat=True)) == ["new"]
     assert SiteDay.objects.get().views == 5  # roll-ups outlive raw visits
+
+
+def test_the_worker_leaves_a_spool_slot_alone_until_it_has_closed(settings: Any) -> None:
+    settings.REDIS_URL = ""
+    product = make_product()
+    with time_machine.travel(datetime(2026, 3, 2, 12, 0, 1, tzinfo=UTC), tick=False) as clock:
+        browser().get(f"/catalog/{product.pk}/")
+        early = services.flush()
+        clock.shift(buffer.SLOT_SECONDS)
+        late = services.flush()
+
+    assert early is not None and late is not None
+    assert (early.views, late.views) == (0, 1)
