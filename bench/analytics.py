@@ -15,42 +15,23 @@ The PostgreSQL database named in the URL is dropped first.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# The same throw-away var folder and fresh PostgreSQL database as the alerts bench.
+from bench.alerts import prepare_environment
 
 PRODUCTS = 2_000
 VIEWS = 50_000
 VISITORS = 20_000
 YEAR_VISITS = 10_000_000
-
-
-def prepare_environment(postgres: str | None) -> None:
-    os.environ["PRICEWATCH_VAR_DIR"] = tempfile.mkdtemp(prefix="pricewatch-bench-analytics-")
-    os.environ["PRICEWATCH_ENV_FILE"] = "/nonexistent"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "pricewatch.settings"
-    os.environ.pop("REDIS_URL", None)
-    if postgres:
-        import psycopg
-
-        parts = urlsplit(postgres)
-        name = parts.path.lstrip("/")
-        admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            connection.execute(f'CREATE DATABASE "{name}"')
-        os.environ["DATABASE_URL"] = postgres
-    else:
-        os.environ.pop("DATABASE_URL", None)
 
 
 def seed_products() -> list[int]:
@@ -184,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", help="PostgreSQL URL (database dropped and recreated)")
     arguments = parser.parse_args()
-    prepare_environment(arguments.postgres)
+    prepare_environment(arguments.postgres, None)
     import django
     from django.core.management import call_command
 
