@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "pricewatch.pricing",
     "pricewatch.catalog",
     "pricewatch.tracking",
+    "pricewatch.analytics",
     "pricewatch.alerts",
     "pricewatch.web",
 ]
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pricewatch.analytics.middleware.ApiProductViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -325,6 +327,25 @@ PRICEWATCH_ADMIN_PASSWORD = env.str("PRICEWATCH_ADMIN_PASSWORD", default="")
 NINJA_PAGINATION_MAX_LIMIT = 100
 API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="120/m")
 API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="600/m")
+
+# --- Visit analytics ----------------------------------------------------------------------
+ANALYTICS_ENABLED = env.bool("ANALYTICS_ENABLED", default=True)
+# Count GET /api/v1/products/{id} as a view too (the web product page always counts).
+ANALYTICS_COUNT_API = env.bool("ANALYTICS_COUNT_API", default=True)
+# Peers whose X-Forwarded-For is believed (addresses or CIDR networks); others' is ignored.
+ANALYTICS_TRUSTED_PROXIES = env.list("ANALYTICS_TRUSTED_PROXIES", default=[])
+ANALYTICS_RESPECT_DNT = env.bool("ANALYTICS_RESPECT_DNT", default=True)
+ANALYTICS_RETENTION_DAYS = env.int("ANALYTICS_RETENTION_DAYS", default=90)
+# Reloads of the same product by the same visitor within this many seconds count once.
+ANALYTICS_RELOAD_SECONDS = env.int("ANALYTICS_RELOAD_SECONDS", default=10)
+ANALYTICS_MAX_VIEWS_PER_ADDRESS_PER_MINUTE = env.int(
+    "ANALYTICS_MAX_VIEWS_PER_ADDRESS_PER_MINUTE", default=60
+)
+ANALYTICS_VISIT_TIMEOUT_MINUTES = env.int("ANALYTICS_VISIT_TIMEOUT_MINUTES", default=30)
+ANALYTICS_MAX_VISIT_MINUTES = env.int("ANALYTICS_MAX_VISIT_MINUTES", default=120)
+ANALYTICS_ENGAGED_SECONDS = env.int("ANALYTICS_ENGAGED_SECONDS", default=10)
+ANALYTICS_BEACON_MIN_SECONDS = env.int("ANALYTICS_BEACON_MIN_SECONDS", default=5)
+ANALYTICS_MAX_RANGE_DAYS = env.int("ANALYTICS_MAX_RANGE_DAYS", default=366)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from pricewatch.accounts.api import router as accounts_router
 from pricewatch.alerts.api import router as alerts_router
+from pricewatch.analytics.api import router as analytics_router
 from pricewatch.catalog.api import router as catalog_router
 from pricewatch.catalog.history_api import router as product_history_router
 from pricewatch.catalog.imports_api import router as imports_router
@@ -18,6 +19,7 @@ api.add_router("/v1/", pricing_router)
 api.add_router("/v1/", product_history_router)
 api.add_router("/v1/", tracking_router)
 api.add_router("/v1/", alerts_router)
+api.add_router("/v1/", analytics_router)
 
 urlpatterns = [
     path("", include("pricewatch.web.urls")),

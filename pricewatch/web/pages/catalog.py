@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pricewatch.accounts.models import User
+from pricewatch.analytics import recording as analytics
 from pricewatch.catalog import imports, prices, selectors, tasks
 from pricewatch.catalog.filters import FACET_FIELDS, ProductFilters
 from pricewatch.catalog.models import ImportItem, ImportJob, Product
@@ -295,6 +296,7 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
         "attributes": _attributes(product),
         "watchlists": watchlists,
         "on_sale": _on_sale(offer),
+        "visit_key": analytics.record_view(request, product_id=product.pk),
     }
     return render(request, "web/catalog/detail.html", context)
 
