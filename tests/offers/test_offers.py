@@ -15,7 +15,8 @@ from django.test import Client
 from pricewatch.offers import client as offers_client
 from pricewatch.offers import services
 from pricewatch.offers.models import Registration, ServiceOffer
-from pricewatch.offers.sim import SimServer, SimState
+from pricewatch.offers.selectors import product_offers as client_offers
+from pricewatch.offers.sim import SimOffer, SimServer, SimState
 from pricewatch.pricing.models import PricePoint
 from tests.catalog.factories import make_product
 
@@ -82,35 +83,38 @@ def test_service_down_leaves_registration_failed_then_catches_up(settings: Any) 
     assert registration.next_attempt_at is not None
 
 
+def _poll_again() -> dict[str, int]:
+    Registration.objects.update(next_poll_at=Registration.objects.get().created_at)
+    return services.poll_due()
+
+
 def test_price_change_recorded_once_and_vanished_offer_marked_gone(sim: SimServer) -> None:
     registration = _registered(sim)
-    offers = sim.state.products[str(registration.uuid)]
+    staying, leaving = SimOffer(str(uuid.uuid4()), 1000, 5), SimOffer(str(uuid.uuid4()), 900, 2)
+    sim.state.products[str(registration.uuid)] = [staying, leaving]
+    _poll_again()
     points = PricePoint.objects.count()
 
-    services.poll_due(now=registration.next_poll_at)  # not due yet: nothing happens
+    services.poll_due()  # not due yet: nothing happens
     assert PricePoint.objects.count() == points
 
-    old, *rest = offers
-    rest[:0] = []
-    changed = offers[-1]
-    changed.price += 7
-    sim.state.products[str(registration.uuid)] = [offer for offer in offers if offer is not old]
-    if changed is old:
-        changed = None
-    Registration.objects.update(next_poll_at=None)
-    Registration.objects.update(next_poll_at=registration.created_at)
-    services.poll_due()
+    staying.price = 1007
+    newcomer = SimOffer(str(uuid.uuid4()), 950, 3)
+    sim.state.products[str(registration.uuid)] = [staying, newcomer]
+    _poll_again()
 
-    gone = ServiceOffer.objects.get(external_id=old.id)
+    gone = ServiceOffer.objects.get(external_id=leaving.id)
     assert gone.gone_at is not None and gone.items_in_stock == 0
     assert gone.offer.availability == "out_of_stock"
-    if changed is not None:
-        assert ServiceOffer.objects.get(external_id=changed.id).offer.price == changed.price
-    after = PricePoint.objects.count()
+    assert gone.offer.price == 900  # kept with its history
+    assert ServiceOffer.objects.get(external_id=staying.id).offer.price == 1007
+    assert ServiceOffer.objects.get(external_id=newcomer.id).offer.price == 950
+    assert PricePoint.objects.count() == points + 3  # change, gone, new offer's first point
+    live = client_offers(registration.product_id)
+    assert sorted(item.offer.price for item in live) == [950, 1007]
 
-    Registration.objects.update(next_poll_at=registration.created_at)
-    services.poll_due()  # same answer again: no new points
-    assert PricePoint.objects.count() == after
+    _poll_again()  # same answer again: no new points
+    assert PricePoint.objects.count() == points + 3
 
 
 @pytest.mark.parametrize(
