@@ -21,6 +21,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(BIN)/pricewatch run
 
+offers-sim: $(VENV)/.runtime
+	$(BIN)/pricewatch offers-sim
+
 test: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "pricewatch.catalog",
     "pricewatch.tracking",
     "pricewatch.analytics",
+    "pricewatch.offers",
     "pricewatch.alerts",
     "pricewatch.web",
 ]
@@ -317,6 +318,12 @@ TRACKING_CHECK_LEASE_SECONDS = env.int("TRACKING_CHECK_LEASE_SECONDS", default=6
 TRACKING_CHECK_NOW_RATE = env.str("TRACKING_CHECK_NOW_RATE", default="10/m")
 # Pages leased per dispatcher tick: more would wait in the queue while their leases run out.
 TRACKING_DISPATCH_MAX_PAGES = env.int("TRACKING_DISPATCH_MAX_PAGES", default=5000)
+
+# --- Offers service (off without a base URL) ------------------------------------------------
+OFFERS_BASE_URL = env.str("OFFERS_BASE_URL", default="")
+OFFERS_REFRESH_TOKEN = env.str("OFFERS_REFRESH_TOKEN", default="")
+OFFERS_POLL_SECONDS = env.int("OFFERS_POLL_SECONDS", default=60)
+OFFERS_CURRENCY = env.str("OFFERS_CURRENCY", default="EUR")
 
 
 # --- Admin bootstrap ------------------------------------------------------------------------

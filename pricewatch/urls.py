@@ -9,6 +9,7 @@ from pricewatch.catalog.history_api import router as product_history_router
 from pricewatch.catalog.imports_api import router as imports_router
 from pricewatch.core import views as core_views
 from pricewatch.core.api import api
+from pricewatch.offers.api import router as offers_router
 from pricewatch.pricing.api import router as pricing_router
 from pricewatch.tracking.api import router as tracking_router
 
@@ -20,6 +21,7 @@ api.add_router("/v1/", product_history_router)
 api.add_router("/v1/", tracking_router)
 api.add_router("/v1/", alerts_router)
 api.add_router("/v1/", analytics_router)
+api.add_router("/v1/", offers_router)
 
 urlpatterns = [
     path("", include("pricewatch.web.urls")),
